@@ -1,0 +1,44 @@
+// C declarations of the engine's bind(c) entry points (fortran/optgra_c_api.f90).
+// Every function returns a status code (OG_STATUS_*); arrays have the lengths implied by the
+// (n, m) given to oginit: n for variables, m + 1 for outputs (constraints, then the merit).
+#pragma once
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  OG_STATUS_OK = 0,
+  OG_STATUS_INVALID_ARGUMENT = 1,
+  OG_STATUS_CALLBACK_FAILED = 2,
+  OG_STATUS_NONFINITE_OUTPUT = 3,
+  OG_STATUS_OUT_OF_MEMORY = 4,
+  OG_STATUS_NOT_READY = 5
+};
+
+// Raw outputs at x, in engine order (constraints delivered by the user, then the merit).
+typedef int (*og_fitness_fn)(void* context, int n, const double* x, int n_out, double* values);
+// Gradients at x as a row-major (n_out, n) array.
+typedef int (*og_gradient_fn)(void* context, int n, const double* x, int n_out, double* jacobian);
+typedef void (*og_log_fn)(void* context, int level, const char* message, int length);
+
+int oginit(void** state, int n, int m);
+int ogclos(void** state);
+int ogctyp(void* state, const int* types);
+int ogderi(void* state, int mode, const double* steps);
+int ogdist(void* state, double max_distance, double probe_distance);
+int ogvtyp(void* state, const int* types);
+int ogiter(void* state, int total, int correction, int optimisation, int divergence, int stagnation);
+int ogomet(void* state, int method);
+int ogwlog(void* state, int level, og_log_fn callback, void* context);
+int ogvsca(void* state, const double* scales);
+int ogcsca(void* state, const double* tolerances);
+int ogcpri(void* state, const int* priorities);
+int ogbnds(void* state, const double* lower, const double* upper);
+int ogexec(void* state, double* x, double* y, int* result, int* iterations, og_fitness_fn fitness,
+           og_gradient_fn gradient, void* context);
+int ogstat(void* state, int* fitness_calls, int* gradient_calls, int* nonfinite_output);
+
+#ifdef __cplusplus
+}
+#endif

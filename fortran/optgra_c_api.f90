@@ -1,0 +1,267 @@
+!> C entry points.  Each takes the engine state (an opaque pointer made by oginit) first and
+!> returns a STATUS_* code; arrays have the lengths implied by the (n, m) given to oginit:
+!> n for variables, m+1 for outputs (constraints, bound rows last, then the merit).
+module optgra_c_api
+   use, intrinsic :: iso_c_binding
+   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, ieee_is_nan
+   use optgra_kinds
+   use optgra_state, only: engine_state, state_allocate
+   use optgra_problem, only: problem_set_bounds
+   use optgra_driver, only: execute
+   implicit none
+   private
+
+   public :: oginit, ogclos, ogctyp, ogderi, ogdist, ogvtyp, ogiter, ogomet, ogwlog, ogvsca, &
+             ogcsca, ogcpri, ogbnds, ogexec, ogstat
+
+contains
+
+   !> Create the state of an engine session for n variables and m constraints.
+   integer(c_int) function oginit(handle, n, m) bind(c, name='oginit')
+      type(c_ptr), intent(out) :: handle
+      integer(c_int), value :: n, m
+      type(engine_state), pointer :: st
+      integer :: ierr, info
+
+      handle = c_null_ptr
+      oginit = STATUS_INVALID_ARGUMENT
+      if (n < 1 .or. m < 0) return
+      allocate (st, stat=ierr)
+      oginit = STATUS_OUT_OF_MEMORY
+      if (ierr /= 0) return
+      call state_allocate(st, int(n), int(m), info)
+      if (info /= STATUS_OK) then
+         deallocate (st)
+         oginit = info
+         return
+      end if
+      handle = c_loc(st)
+      oginit = STATUS_OK
+   end function oginit
+
+   !> Free everything the session holds.  The handle becomes null.
+   integer(c_int) function ogclos(handle) bind(c, name='ogclos')
+      type(c_ptr), intent(inout) :: handle
+      type(engine_state), pointer :: st
+
+      ogclos = STATUS_OK
+      if (.not. c_associated(handle)) return
+      call c_f_pointer(handle, st)
+      deallocate (st)
+      handle = c_null_ptr
+   end function ogclos
+
+   !> Output types (m+1): 0 equality, 1 "c >= 0", -1 "c <= 0", -2 ignored; merit 1 max, -1 min.
+   integer(c_int) function ogctyp(handle, types) bind(c, name='ogctyp')
+      type(c_ptr), value :: handle
+      integer(c_int), intent(in) :: types(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogctyp = STATUS_INVALID_ARGUMENT
+      associate (p => st%problem)
+         if (any(types(1:p%m) < TYPE_IGNORED .or. types(1:p%m) > TYPE_GREATER)) return
+         if (abs(types(p%m + 1)) /= 1) return
+         p%output_type = types(1:p%m + 1)
+      end associate
+      ogctyp = STATUS_OK
+   end function ogctyp
+
+   !> Derivative mode (-1 check, 0 none, 1 user, 2 central, 3 forward differences) and the raw
+   !> finite-difference step of each variable (n, positive).
+   integer(c_int) function ogderi(handle, mode, steps) bind(c, name='ogderi')
+      type(c_ptr), value :: handle
+      integer(c_int), value :: mode
+      real(c_double), intent(in) :: steps(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogderi = STATUS_INVALID_ARGUMENT
+      if (mode < DERIVATIVES_CHECK .or. mode > DERIVATIVES_FORWARD) return
+      associate (p => st%problem)
+         if (.not. all(ieee_is_finite(steps(1:p%n)) .and. steps(1:p%n) > 0.0_dp)) return
+         p%derivative_mode = mode
+         p%difference_step = steps(1:p%n)
+      end associate
+      ogderi = STATUS_OK
+   end function ogderi
+
+   !> Trust radius per iteration and curvature-probe step, both in scaled units, both >= 0.
+   integer(c_int) function ogdist(handle, max_distance, probe_distance) bind(c, name='ogdist')
+      type(c_ptr), value :: handle
+      real(c_double), value :: max_distance, probe_distance
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogdist = STATUS_INVALID_ARGUMENT
+      if (ieee_is_nan(max_distance) .or. ieee_is_nan(probe_distance)) return
+      if (max_distance < 0.0_dp .or. probe_distance < 0.0_dp) return
+      if (.not. ieee_is_finite(probe_distance)) return
+      st%problem%max_distance = max_distance
+      st%problem%probe_distance = probe_distance
+      ogdist = STATUS_OK
+   end function ogdist
+
+   !> Variable types (n): 0 free, 1 fixed (a parameter).
+   integer(c_int) function ogvtyp(handle, types) bind(c, name='ogvtyp')
+      type(c_ptr), value :: handle
+      integer(c_int), intent(in) :: types(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogvtyp = STATUS_INVALID_ARGUMENT
+      if (any(types(1:st%problem%n) /= 0 .and. types(1:st%problem%n) /= 1)) return
+      st%problem%fixed = types(1:st%problem%n) == 1
+      ogvtyp = STATUS_OK
+   end function ogvtyp
+
+   !> Iteration limits: total, until first feasible, optimisation after first feasible,
+   !> divergence window, stagnation window.  All >= 0; clamped to the total when used.
+   integer(c_int) function ogiter(handle, total, correction, optimisation, divergence, &
+                                  stagnation) bind(c, name='ogiter')
+      type(c_ptr), value :: handle
+      integer(c_int), value :: total, correction, optimisation, divergence, stagnation
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogiter = STATUS_INVALID_ARGUMENT
+      if (min(total, correction, optimisation, divergence, stagnation) < 0) return
+      st%problem%max_iterations = total
+      st%problem%max_correction_iterations = correction
+      st%problem%max_optimisation_iterations = optimisation
+      st%problem%max_divergence_iterations = divergence
+      st%problem%max_stagnation_iterations = stagnation
+      ogiter = STATUS_OK
+   end function ogiter
+
+   !> Search direction: 0 steepest ascent, 1 modified spectral CG, 2 spectral CG, 3 Fletcher-Reeves.
+   integer(c_int) function ogomet(handle, method) bind(c, name='ogomet')
+      type(c_ptr), value :: handle
+      integer(c_int), value :: method
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogomet = STATUS_INVALID_ARGUMENT
+      if (method < 0 .or. method > 3) return
+      st%problem%method = method
+      ogomet = STATUS_OK
+   end function ogomet
+
+   !> Log level (0 silent .. 4 full detail) and the callback that receives the lines.
+   integer(c_int) function ogwlog(handle, level, callback, context) bind(c, name='ogwlog')
+      type(c_ptr), value :: handle
+      integer(c_int), value :: level
+      type(c_funptr), value :: callback
+      type(c_ptr), value :: context
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogwlog = STATUS_INVALID_ARGUMENT
+      if (level < 0) return
+      st%log%level = level
+      st%log%callback = callback
+      st%log%context = context
+      ogwlog = STATUS_OK
+   end function ogwlog
+
+   !> Variable scales s (n, positive): the engine works with x = X / s.
+   integer(c_int) function ogvsca(handle, scales) bind(c, name='ogvsca')
+      type(c_ptr), value :: handle
+      real(c_double), intent(in) :: scales(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogvsca = STATUS_INVALID_ARGUMENT
+      if (.not. all(ieee_is_finite(scales(1:st%problem%n)) .and. scales(1:st%problem%n) > 0.0_dp)) return
+      st%problem%variable_scale = scales(1:st%problem%n)
+      ogvsca = STATUS_OK
+   end function ogvsca
+
+   !> Output tolerances (m+1, positive); a constraint tolerance >= 1e9 ignores the constraint.
+   integer(c_int) function ogcsca(handle, tolerances) bind(c, name='ogcsca')
+      type(c_ptr), value :: handle
+      real(c_double), intent(in) :: tolerances(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogcsca = STATUS_INVALID_ARGUMENT
+      associate (t => tolerances(1:st%problem%m + 1))
+         if (.not. all(t > 0.0_dp .and. .not. ieee_is_nan(t))) return
+         if (.not. ieee_is_finite(t(st%problem%m + 1))) return
+         st%problem%tolerance = t
+      end associate
+      ogcsca = STATUS_OK
+   end function ogcsca
+
+   !> Correction priorities (m+1; lower is handled first; the merit's entry is unused).
+   integer(c_int) function ogcpri(handle, priorities) bind(c, name='ogcpri')
+      type(c_ptr), value :: handle
+      integer(c_int), intent(in) :: priorities(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      st%problem%priority = priorities(1:st%problem%m + 1)
+      ogcpri = STATUS_OK
+   end function ogcpri
+
+   !> Box bounds (n each; +-inf where absent).  Each finite bound becomes a constraint row formed
+   !> by the engine: lower bounds first, then upper bounds, each in variable order, as the last
+   !> rows before the merit.  The fitness callback then delivers only the other constraints.
+   integer(c_int) function ogbnds(handle, lower, upper) bind(c, name='ogbnds')
+      type(c_ptr), value :: handle
+      real(c_double), intent(in) :: lower(*), upper(*)
+      type(engine_state), pointer :: st
+      integer :: info
+
+      call c_f_pointer(handle, st)
+      ogbnds = STATUS_INVALID_ARGUMENT
+      if (any(ieee_is_nan(lower(1:st%problem%n))) .or. any(ieee_is_nan(upper(1:st%problem%n)))) return
+      call problem_set_bounds(st%problem, lower(1:st%problem%n), upper(1:st%problem%n), info)
+      ogbnds = info
+   end function ogbnds
+
+   !> Optimise.  x (n): start in, result out.  y (m+1): raw outputs at the result.  result: the
+   !> RESULT_* code; iterations: linearisations made.  The callbacks receive context.
+   integer(c_int) function ogexec(handle, x, y, result, iterations, fitness, gradient, context) &
+      bind(c, name='ogexec')
+      type(c_ptr), value :: handle
+      real(c_double), intent(inout) :: x(*)
+      real(c_double), intent(out) :: y(*)
+      integer(c_int), intent(out) :: result, iterations
+      type(c_funptr), value :: fitness, gradient
+      type(c_ptr), value :: context
+      type(engine_state), pointer :: st
+      integer :: res, its, info
+
+      call c_f_pointer(handle, st)
+      result = 0
+      iterations = 0
+      ogexec = STATUS_INVALID_ARGUMENT
+      if (.not. all(ieee_is_finite(x(1:st%problem%n)))) return
+      st%evaluator%fitness = fitness
+      st%evaluator%gradient = gradient
+      st%evaluator%context = context
+      st%evaluator%fitness_calls = 0
+      st%evaluator%gradient_calls = 0
+      call execute(st, x(1:st%problem%n), y(1:st%problem%m + 1), res, its, info)
+      result = res
+      iterations = its
+      ogexec = info
+   end function ogexec
+
+   !> Counters of the last run and, after STATUS_NONFINITE_OUTPUT, the engine index (1-based)
+   !> of the output that was not finite.
+   integer(c_int) function ogstat(handle, fitness_calls, gradient_calls, nonfinite_output) &
+      bind(c, name='ogstat')
+      type(c_ptr), value :: handle
+      integer(c_int), intent(out) :: fitness_calls, gradient_calls, nonfinite_output
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      fitness_calls = st%evaluator%fitness_calls
+      gradient_calls = st%evaluator%gradient_calls
+      nonfinite_output = st%evaluator%nonfinite_output
+      ogstat = STATUS_OK
+   end function ogstat
+
+end module optgra_c_api

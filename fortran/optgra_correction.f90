@@ -1,0 +1,261 @@
+!> Correction phase: restore feasibility with the derivatives of the reference point (chord method).
+!>
+!> At priority level l the linearised violation is
+!>     phi(x) = - sum_j dir_j c_j <= 0,   dir_j = -1 for c_j < 0, +1 for an equality with c_j > 0,
+!> over the constraints of priority <= l.  The walk follows h = grad phi projected onto the null
+!> space of the active set, stopping wherever a further constraint reaches its boundary; a
+!> constraint on its boundary that the direction would violate is included in the active set, an
+!> active inequality whose multiplier says the walk would leave it anyway is released.  When the
+!> linear model is feasible at every level the outputs are re-evaluated (values only) and the walk
+!> starts again with the same derivatives, at most MAX_CHORD_PASSES times.
+module optgra_correction
+   use optgra_kinds
+   use optgra_state, only: engine_state
+   use optgra_active_set
+   use optgra_evaluation, only: evaluate_values
+   use optgra_steps, only: ball_step
+   use optgra_log
+   implicit none
+   private
+
+   public :: correction_phase, measure_violation
+
+   integer, parameter :: MAX_CHORD_PASSES = 10
+   !> A violation farther than this many radii away (in the linear model) is hopeless.
+   real(dp), parameter :: HOPELESS_RADII = 1000.0_dp
+   !> A constraint hit or included this often in one walk means the walk is cycling.
+   integer, parameter :: MAX_REPEATS = 20
+
+   integer, parameter :: WALK_FEASIBLE = 1, WALK_HOPELESS = 2, WALK_RADIUS = 3, WALK_FAILED = 4
+
+contains
+
+   !> Total violation (sum |c_j|) and linear distance to feasibility (sum |c_j| / |G_j|) of the
+   !> constraints violated by more than one tolerance.  unsatisfiable > 0 names a violated
+   !> constraint whose gradient over the free variables is zero.
+   pure subroutine measure_violation(kind, c, gradient_norm, violation, distance, unsatisfiable)
+      integer, intent(in) :: kind(:)
+      real(dp), intent(in) :: c(:), gradient_norm(:)
+      real(dp), intent(out) :: violation, distance
+      integer, intent(out) :: unsatisfiable
+      integer :: j
+
+      violation = 0.0_dp
+      distance = 0.0_dp
+      unsatisfiable = 0
+      do j = 1, size(kind)
+         if (kind(j) == TYPE_IGNORED) cycle
+         if (c(j) < -1.0_dp .or. (kind(j) == TYPE_EQUALITY .and. c(j) > 1.0_dp)) then
+            violation = violation + abs(c(j))
+            if (gradient_norm(j) == 0.0_dp) then
+               unsatisfiable = j
+            else
+               distance = distance + abs(c(j)) / gradient_norm(j)
+            end if
+         end if
+      end do
+   end subroutine measure_violation
+
+   !> Move st%x (with the linear predictions st%c) towards feasibility.  finished is set when
+   !> every constraint is within its tolerance at an evaluated point.
+   subroutine correction_phase(st, finished, violation, distance)
+      type(engine_state), intent(inout), target :: st
+      logical, intent(out) :: finished
+      real(dp), intent(out) :: violation, distance
+      integer :: priority(st%problem%m), kind(st%problem%m + 1)
+      logical :: held(st%problem%m)
+      real(dp) :: x_start(st%problem%n), c_start(st%problem%m + 1), zero(st%problem%n)
+      integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard
+      character(len=120) :: line
+
+      m = st%problem%m
+      zero = 0.0_dp
+      max_chord = merge(1, MAX_CHORD_PASSES, st%sensitivity_mode /= 0)
+      ! Constraints active at the end of the last optimisation step are restored first, held on
+      ! their boundary, at a priority of their own below all others.
+      held = st%memory%previous_status > 0 .and. st%problem%kind(1:m) /= TYPE_IGNORED
+      priority = st%problem%priority(1:m)
+      lowest = minval(priority, mask=st%problem%kind(1:m) /= TYPE_IGNORED)
+      highest = maxval(priority, mask=st%problem%kind(1:m) /= TYPE_IGNORED)
+      if (all(st%problem%kind(1:m) == TYPE_IGNORED)) then
+         lowest = 1
+         highest = 1
+      end if
+      if (any(held)) then
+         lowest = lowest - 1
+         where (held) priority = lowest
+      end if
+
+      finished = .false.
+      chord = 0
+      chords: do guard = 1, 2 * (MAX_CHORD_PASSES + 1)
+         x_start = st%x
+         c_start = st%c
+         attempt = merge(1, 2, any(held))
+         attempts: do
+            st%x = x_start
+            st%c = c_start
+            kind = st%problem%kind
+            if (attempt == 1) where (held) kind(1:m) = TYPE_EQUALITY
+            call factor_reset(st%factor, st%jacobian, kind, zero, zero)
+            call measure_violation(kind(1:m), st%c(1:m), st%factor%norm(1:m), violation, distance, &
+                                   unsatisfiable)
+            if (unsatisfiable > 0) then
+               write (line, '(a,i0,a,es12.4)') 'constraint ', unsatisfiable, &
+                  ' cannot be satisfied: zero gradient over the free variables, value ', &
+                  st%c(unsatisfiable)
+               call log_message(st%log, 1, line)
+               return
+            end if
+            if (violation == 0.0_dp) then
+               finished = .true.
+               return
+            end if
+            if (chord >= max_chord) return
+            chord = chord + 1
+            call walk(st, kind, priority, lowest, highest, outcome)
+            select case (outcome)
+            case (WALK_FEASIBLE)
+               if (st%sensitivity_mode <= 0) call evaluate_values(st%problem, st%evaluator, st%x, st%c)
+               if (st%evaluator%status /= STATUS_OK) return
+               exit attempts
+            case (WALK_HOPELESS, WALK_RADIUS)
+               if (attempt == 2) return
+               attempt = 2
+            case default
+               return
+            end select
+         end do attempts
+      end do chords
+   end subroutine correction_phase
+
+   !> One linearised walk through the priority levels.
+   subroutine walk(st, kind, priority, lowest, highest, outcome)
+      type(engine_state), intent(inout), target :: st
+      integer, intent(in) :: kind(:), priority(:), lowest, highest
+      integer, intent(out) :: outcome
+      integer :: direction(st%problem%m), hits(st%problem%m), inclusions(st%problem%m)
+      real(dp) :: h(st%problem%n), d(st%problem%n), phi, step, rate, t, best, effective
+      real(dp) :: pnorm
+      real(dp), allocatable :: mu(:)
+      integer :: m, n, level, j, i, hit, pick, move, refine, aux
+      logical :: accepted
+
+      m = st%problem%m
+      n = st%problem%n
+      aux = m + 2
+      pnorm = 0.0_dp
+      hits = 0
+      inclusions = 0
+      outcome = WALK_FAILED
+      associate (f => st%factor, g => st%jacobian, radius => st%problem%max_distance)
+         levels: do level = lowest, highest
+            moves: do move = 1, MAX_REPEATS * (m + 1)
+               ! Classify the constraints that are not active at this level.
+               direction = 0
+               do j = 1, m
+                  if (f%status(j) > 0 .or. kind(j) == TYPE_IGNORED) cycle
+                  if (priority(j) > level .or. abs(st%c(j)) > BOUNDARY_BAND) then
+                     f%status(j) = STATUS_PASSIVE
+                  else
+                     f%status(j) = STATUS_CANDIDATE
+                  end if
+                  if (priority(j) <= level) then
+                     if (st%c(j) < -BOUNDARY_BAND) direction(j) = -1
+                     if (kind(j) == TYPE_EQUALITY .and. st%c(j) > BOUNDARY_BAND) direction(j) = 1
+                  end if
+               end do
+               phi = -sum(direction * st%c(1:m))
+               h = 0.0_dp
+               f%r(:, aux) = 0.0_dp
+               do j = 1, m
+                  if (direction(j) == 0) cycle
+                  h = h - direction(j) * g(:, j)
+                  f%r(:, aux) = f%r(:, aux) - direction(j) * f%r(:, j)
+               end do
+
+               refining: do refine = 1, 2 * MAX_REPEATS * (m + 1)
+                  pnorm = null_norm(f, aux)
+                  mu = multipliers(f, aux)
+                  ! Release the active inequality with the largest positive multiplier.
+                  pick = 0
+                  best = MULTIPLIER_ZERO
+                  do i = 1, f%count
+                     if (kind(f%list(i)) /= TYPE_EQUALITY .and. mu(i) > best) then
+                        best = mu(i)
+                        pick = i
+                     end if
+                  end do
+                  if (pick > 0) then
+                     j = f%list(pick)
+                     call factor_exclude(f, pick)
+                     if (inclusions(j) >= MAX_REPEATS) return
+                     cycle refining
+                  end if
+                  if (phi == 0.0_dp .or. phi < -pnorm * HOPELESS_RADII * radius) exit refining
+                  ! Include the boundary constraint that the direction violates fastest.
+                  pick = 0
+                  best = 0.0_dp
+                  do j = 1, m
+                     if (f%status(j) /= STATUS_CANDIDATE .or. priority(j) > level) cycle
+                     rate = null_dot(f, j, aux)
+                     if (abs(rate) * radius < SIGNIFICANT_CHANGE * pnorm) cycle
+                     effective = rate / f%norm(j)
+                     if (kind(j) == TYPE_EQUALITY .and. direction(j) == 0) effective = -abs(effective)
+                     if (effective < best) then
+                        best = effective
+                        pick = j
+                     end if
+                  end do
+                  if (pick == 0) exit refining
+                  call factor_include(f, pick, accepted)
+                  if (.not. accepted) then
+                     f%status(pick) = STATUS_PASSIVE
+                  else
+                     inclusions(pick) = inclusions(pick) + 1
+                  end if
+               end do refining
+
+               if (phi == 0.0_dp) then
+                  if (level == highest) outcome = WALK_FEASIBLE
+                  exit moves
+               end if
+               if (pnorm == 0.0_dp .or. phi < -pnorm * HOPELESS_RADII * radius) then
+                  outcome = WALK_HOPELESS
+                  return
+               end if
+
+               ! Unit direction d = (h - sum mu_i g_{a_i}) / |p|, up to the ball or the first hit.
+               d = (h - active_combination(f, g, mu)) / pnorm
+               step = ball_step(st%x - st%memory%reference_point, d, radius)
+               hit = 0
+               do j = 1, m
+                  if (f%status(j) /= STATUS_PASSIVE) cycle
+                  rate = null_dot(f, j, aux) / pnorm
+                  if (rate == 0.0_dp) cycle
+                  t = -st%c(j) / rate
+                  if (t > 0.0_dp .and. t < step) then
+                     step = t
+                     hit = j
+                  end if
+               end do
+               st%x = st%x + step * d
+               st%memory%moved = st%memory%moved + step
+               do j = 1, m + 1
+                  if (f%status(j) <= 0 .and. f%status(j) /= STATUS_IGNORED) &
+                     st%c(j) = st%c(j) + step * null_dot(f, j, aux) / pnorm
+               end do
+               if (hit == 0) then
+                  outcome = WALK_RADIUS
+                  return
+               end if
+               st%c(hit) = 0.0_dp
+               hits(hit) = hits(hit) + 1
+               if (hits(hit) >= MAX_REPEATS) return
+            end do moves
+            if (move > MAX_REPEATS * (m + 1)) return
+         end do levels
+      end associate
+   end subroutine walk
+
+end module optgra_correction

@@ -1,0 +1,159 @@
+!> The outer iteration: linearise, correct, optimise, until converged or out of budget.
+!>
+!> Each iteration evaluates values and derivatives at x (the reference point), restores
+!> feasibility with those derivatives (correction phase) and, once feasible, takes one optimisation
+!> step.  The run is optimal (RESULT_OPTIMAL) when an iteration is feasible without moving and the
+!> optimisation step finds no gain above one merit tolerance.  A run that was feasible at least
+!> once and runs out of iterations returns the best feasible iterate (RESULT_MATCHED); one that
+!> never became feasible within the correction budget returns its last point (RESULT_NOT_MATCHED).
+module optgra_driver
+   use optgra_kinds
+   use optgra_state, only: engine_state
+   use optgra_problem, only: problem_normalise
+   use optgra_evaluation, only: evaluator_allocate, evaluate_values, evaluate_derivatives
+   use optgra_active_set, only: factor_allocate
+   use optgra_correction, only: correction_phase
+   use optgra_optimisation, only: optimisation_phase
+   use optgra_log
+   implicit none
+   private
+
+   public :: execute
+
+contains
+
+   !> Optimise from x_raw.  On return x_raw is the result, y_raw the raw outputs there (engine
+   !> order), result the RESULT_* code and iterations the number of linearisations.  info is
+   !> STATUS_OK unless the run was stopped by a callback or invalid data (then x_raw is the last
+   !> point reached).
+   subroutine execute(st, x_raw, y_raw, result, iterations, info)
+      type(engine_state), intent(inout), target :: st
+      real(dp), intent(inout) :: x_raw(:)
+      real(dp), intent(out) :: y_raw(:)
+      integer, intent(out) :: result, iterations, info
+      real(dp), allocatable :: x_best(:), c_best(:), raw_best(:)
+      real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
+      integer :: k, first_feasible, divergence, stagnation, weight, guard
+      integer :: max_iterations, max_correction, max_optimisation, max_divergence, max_stagnation
+      logical :: finished
+      character(len=160) :: line
+
+      result = RESULT_NOT_MATCHED
+      iterations = 0
+      y_raw = 0.0_dp
+      call problem_normalise(st%problem, info)
+      if (info /= STATUS_OK) return
+      call evaluator_allocate(st%evaluator, st%problem, info)
+      if (info /= STATUS_OK) return
+      call factor_allocate(st%factor, st%problem%n, st%problem%m, info)
+      if (info /= STATUS_OK) return
+
+      associate (p => st%problem, mem => st%memory, m => st%problem%m)
+         max_iterations = max(p%max_iterations, 0)
+         max_correction = min(p%max_correction_iterations, max_iterations)
+         max_optimisation = min(p%max_optimisation_iterations, max_iterations)
+         max_divergence = min(p%max_divergence_iterations, max_correction)
+         max_stagnation = min(p%max_stagnation_iterations, max_optimisation)
+
+         st%x = x_raw / p%variable_scale
+         mem%previous_direction = 0.0_dp
+         mem%previous_gradient = 0.0_dp
+         mem%previous_status = 0
+         mem%reference_point = st%x
+         x_best = st%x
+         c_best = st%c
+         raw_best = y_raw
+         k = 0
+         first_feasible = 0
+         divergence = 0
+         stagnation = 0
+         mean_distance = 0.0_dp
+         mean_merit = 0.0_dp
+
+         do guard = 1, max_iterations + 1
+            if (k >= max_correction .and. first_feasible == 0) then
+               result = RESULT_NOT_MATCHED
+               exit
+            end if
+            if (k >= max_iterations .or. (first_feasible /= 0 .and. k - first_feasible >= max_optimisation - 1)) then
+               result = RESULT_MATCHED
+               st%x = x_best
+               exit
+            end if
+            k = k + 1
+            call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
+                                      st%full_jacobian, st%sensitivity_mode == -1)
+            if (st%evaluator%status /= STATUS_OK) exit
+            mem%previous_reference = merge(st%x, mem%reference_point, k == 1)
+            mem%reference_point = st%x
+            mem%reference_values = st%c
+            mem%moved = 0.0_dp
+
+            call correction_phase(st, finished, violation, distance)
+            if (st%evaluator%status /= STATUS_OK) exit
+            if (log_enabled(st%log, 2)) then
+               write (line, '(a,i0,a,l1,a,es12.4,a,es16.8)') 'iteration ', k, ' feasible ', finished, &
+                  ' violation ', violation, ' merit ', st%c(m + 1)
+               call log_message(st%log, 2, line)
+            end if
+            if (.not. finished) then
+               ! Diverging: the mean distance to feasibility grows over max_divergence iterations.
+               mem%previous_status = 0
+               divergence = divergence + 1
+               weight = min(divergence, max_divergence)
+               old_mean = mean_distance
+               mean_distance = (mean_distance * (weight - 1) + distance) / weight
+               if (divergence >= max_divergence .and. mean_distance > old_mean) then
+                  result = RESULT_INFEASIBLE
+                  exit
+               end if
+               cycle
+            end if
+            divergence = 0
+            ! Here st%c holds evaluated values at st%x: remember the best feasible iterate.
+            if (first_feasible == 0 .or. st%c(m + 1) > c_best(m + 1)) then
+               x_best = st%x
+               c_best = st%c
+               raw_best = st%evaluator%cached_outputs
+            end if
+            if (first_feasible == 0) first_feasible = k
+            ! Stagnating: the running mean of the best merit decreases.
+            stagnation = stagnation + 1
+            weight = min(stagnation, max_stagnation)
+            old_mean = mean_merit
+            mean_merit = (mean_merit * (weight - 1) + c_best(m + 1)) / weight
+            if (stagnation >= max_stagnation .and. mean_merit < old_mean) then
+               result = RESULT_MATCHED
+               st%x = x_best
+               exit
+            end if
+
+            call optimisation_phase(st, finished)
+            if (st%evaluator%status /= STATUS_OK) exit
+            if (.not. finished .or. mem%moved /= 0.0_dp) cycle
+            result = RESULT_OPTIMAL
+            exit
+         end do
+         iterations = k
+         x_raw = st%x * p%variable_scale
+         info = st%evaluator%status
+         if (info /= STATUS_OK) return
+
+         ! Outputs at the result: the best iterate's are known; any other point was evaluated
+         ! last unless the run ended after a move that was never evaluated.
+         if (result == RESULT_MATCHED .and. all(st%x == x_best)) then
+            y_raw = raw_best
+         else
+            call evaluate_values(p, st%evaluator, st%x, st%c)
+            info = st%evaluator%status
+            y_raw = st%evaluator%cached_outputs
+         end if
+         if (log_enabled(st%log, 1)) then
+            write (line, '(a,i0,a,i0,a,i0,a,i0)') 'result ', result, ' after ', k, ' iterations, ', &
+               st%evaluator%fitness_calls, ' fitness and gradient calls ', st%evaluator%gradient_calls
+            call log_message(st%log, 1, line)
+         end if
+      end associate
+   end subroutine execute
+
+end module optgra_driver

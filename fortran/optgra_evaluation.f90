@@ -1,0 +1,300 @@
+!> Evaluation of the outputs and their derivatives.
+!>
+!> The user is called with raw variables X = x * s and returns raw outputs in engine order
+!> (constraints 1..m_user, then the merit); the engine appends the bound rows and normalises:
+!>     c_j = C_j / sigma_j,      G(i, j) = dc_j/dx_i = (s_i / sigma_j) dC_j/dX_i.
+!> G is stored transposed, one column per output.  The working Jacobian has the rows of fixed
+!> variables set to zero so that no projection ever moves them; the full one keeps them for the
+!> sensitivity analysis.
+!>
+!> The last evaluated point is remembered, so asking twice for the same point costs nothing.
+module optgra_evaluation
+   use, intrinsic :: iso_c_binding
+   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+   use optgra_kinds
+   use optgra_problem, only: problem_data
+   use optgra_log
+   implicit none
+   private
+
+   public :: evaluator, fitness_callback, gradient_callback
+   public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of
+
+   abstract interface
+      !> Fill values(1:n_out) with the raw outputs at x (constraints, then merit).  Return 0 to
+      !> continue, anything else to stop the engine.
+      integer(c_int) function fitness_callback(context, n, x, n_out, values) bind(c)
+         import :: c_ptr, c_int, c_double
+         type(c_ptr), value :: context
+         integer(c_int), value :: n, n_out
+         real(c_double), intent(in) :: x(n)
+         real(c_double), intent(out) :: values(n_out)
+      end function fitness_callback
+
+      !> Fill jacobian(:, j) with the gradient of raw output j at x.  C sees this as a row-major
+      !> (n_out, n) array.  Return 0 to continue, anything else to stop the engine.
+      integer(c_int) function gradient_callback(context, n, x, n_out, jacobian) bind(c)
+         import :: c_ptr, c_int, c_double
+         type(c_ptr), value :: context
+         integer(c_int), value :: n, n_out
+         real(c_double), intent(in) :: x(n)
+         real(c_double), intent(out) :: jacobian(n, n_out)
+      end function gradient_callback
+   end interface
+
+   type :: evaluator
+      type(c_funptr) :: fitness = c_null_funptr
+      type(c_funptr) :: gradient = c_null_funptr
+      type(c_ptr) :: context = c_null_ptr
+      !> First failure (STATUS_*); once set, no further callback is made.
+      integer :: status = STATUS_OK
+      !> Engine index of the output that was not finite, if that was the failure.
+      integer :: nonfinite_output = 0
+      integer :: fitness_calls = 0
+      integer :: gradient_calls = 0
+      logical :: have_cache = .false.
+      real(dp), allocatable :: cached_point(:)    ! (n) raw X of the last evaluation
+      real(dp), allocatable :: cached_outputs(:)  ! (m+1) raw outputs there
+      real(dp), allocatable :: user_values(:)     ! (m_user+1)
+      real(dp), allocatable :: user_jacobian(:, :) ! (n, m_user+1)
+   end type evaluator
+
+contains
+
+   subroutine evaluator_allocate(ev, p, info)
+      type(evaluator), intent(inout) :: ev
+      type(problem_data), intent(in) :: p
+      integer, intent(out) :: info
+      integer :: ierr
+
+      if (allocated(ev%cached_point)) deallocate (ev%cached_point, ev%cached_outputs, &
+                                                  ev%user_values, ev%user_jacobian)
+      allocate (ev%cached_point(p%n), ev%cached_outputs(p%m + 1), ev%user_values(p%m_user + 1), &
+                ev%user_jacobian(p%n, p%m_user + 1), stat=ierr)
+      info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
+      ev%have_cache = .false.
+      ev%status = STATUS_OK
+      ev%nonfinite_output = 0
+   end subroutine evaluator_allocate
+
+   !> Engine index of user output k (the merit is delivered last but lives at m+1).
+   pure integer function engine_index(p, k)
+      type(problem_data), intent(in) :: p
+      integer, intent(in) :: k
+      engine_index = merge(k, p%m + 1, k <= p%m_user)
+   end function engine_index
+
+   !> Raw outputs at raw point X, without the cache.  ev%status reports a failure.
+   subroutine raw_outputs_of(p, ev, point, raw)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: point(:)
+      real(dp), intent(out) :: raw(:)
+      procedure(fitness_callback), pointer :: fitness
+      integer :: k, b
+
+      raw = 0.0_dp
+      if (ev%status /= STATUS_OK) return
+      if (.not. c_associated(ev%fitness)) then
+         ev%status = STATUS_NOT_READY
+         return
+      end if
+      call c_f_procpointer(ev%fitness, fitness)
+      ev%fitness_calls = ev%fitness_calls + 1
+      if (fitness(ev%context, int(p%n, c_int), point, int(p%m_user + 1, c_int), ev%user_values) /= 0) then
+         ev%status = STATUS_CALLBACK_FAILED
+         return
+      end if
+      do k = 1, p%m_user + 1
+         if (.not. ieee_is_finite(ev%user_values(k))) then
+            ev%status = STATUS_NONFINITE_OUTPUT
+            ev%nonfinite_output = engine_index(p, k)
+            return
+         end if
+      end do
+      raw(1:p%m_user) = ev%user_values(1:p%m_user)
+      raw(p%m + 1) = ev%user_values(p%m_user + 1)
+      do b = 1, p%n_bounds
+         raw(p%m_user + b) = p%bound_sign(b) * (point(p%bound_variable(b)) - p%bound_value(b))
+      end do
+   end subroutine raw_outputs_of
+
+   !> Internal outputs c at internal point x (cached).
+   subroutine evaluate_values(p, ev, x, c)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: x(:)
+      real(dp), intent(out) :: c(:)
+      real(dp) :: point(p%n)
+
+      point = x * p%variable_scale
+      if (.not. (ev%have_cache .and. all(point == ev%cached_point))) then
+         call raw_outputs_of(p, ev, point, ev%cached_outputs)
+         ev%have_cache = ev%status == STATUS_OK
+         if (.not. ev%have_cache) then
+            c = 0.0_dp
+            return
+         end if
+         ev%cached_point = point
+      end if
+      c = ev%cached_outputs / p%output_scale
+   end subroutine evaluate_values
+
+   !> Values c and Jacobians at x.  Parameters (fixed variables) get derivatives only when
+   !> with_parameters is set; the working Jacobian always has their rows zeroed.
+   subroutine evaluate_derivatives(p, ev, lg, x, c, jacobian, full_jacobian, with_parameters)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      type(logger), intent(in) :: lg
+      real(dp), intent(in) :: x(:)
+      real(dp), intent(out) :: c(:)
+      real(dp), intent(inout) :: jacobian(:, :), full_jacobian(:, :)
+      logical, intent(in) :: with_parameters
+      real(dp), allocatable :: raw_jacobian(:, :), check_jacobian(:, :)
+      real(dp) :: point(p%n)
+      integer :: i, j
+
+      call evaluate_values(p, ev, x, c)
+      if (ev%status /= STATUS_OK .or. p%derivative_mode == DERIVATIVES_NONE) return
+      point = x * p%variable_scale
+      allocate (raw_jacobian(p%n, p%m + 1))
+      select case (p%derivative_mode)
+      case (DERIVATIVES_USER)
+         call user_jacobian_at(p, ev, point, raw_jacobian)
+      case (DERIVATIVES_CENTRAL, DERIVATIVES_FORWARD)
+         call difference_jacobian(p, ev, point, ev%cached_outputs, raw_jacobian, with_parameters, &
+                                  p%derivative_mode == DERIVATIVES_CENTRAL)
+      case (DERIVATIVES_CHECK)
+         call user_jacobian_at(p, ev, point, raw_jacobian)
+         allocate (check_jacobian(p%n, p%m + 1))
+         call difference_jacobian(p, ev, point, ev%cached_outputs, check_jacobian, with_parameters, .true.)
+         if (ev%status == STATUS_OK) call report_mismatches(p, lg, raw_jacobian, check_jacobian)
+      end select
+      if (ev%status /= STATUS_OK) return
+      do j = 1, p%m + 1
+         if (p%kind(j) == TYPE_IGNORED .and. j <= p%m) then
+            full_jacobian(:, j) = 0.0_dp
+         else
+            full_jacobian(:, j) = raw_jacobian(:, j) * p%variable_scale / p%output_scale(j)
+         end if
+      end do
+      jacobian = full_jacobian
+      do i = 1, p%n
+         if (p%fixed(i)) jacobian(i, :) = 0.0_dp
+      end do
+      if (.not. with_parameters) then
+         do i = 1, p%n
+            if (p%fixed(i)) full_jacobian(i, :) = 0.0_dp
+         end do
+      end if
+   end subroutine evaluate_derivatives
+
+   subroutine user_jacobian_at(p, ev, point, raw_jacobian)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: point(:)
+      real(dp), intent(out) :: raw_jacobian(:, :)
+      procedure(gradient_callback), pointer :: gradient
+      integer :: k
+
+      raw_jacobian = 0.0_dp
+      if (ev%status /= STATUS_OK) return
+      if (.not. c_associated(ev%gradient)) then
+         ev%status = STATUS_NOT_READY
+         return
+      end if
+      call c_f_procpointer(ev%gradient, gradient)
+      ev%gradient_calls = ev%gradient_calls + 1
+      if (gradient(ev%context, int(p%n, c_int), point, int(p%m_user + 1, c_int), ev%user_jacobian) /= 0) then
+         ev%status = STATUS_CALLBACK_FAILED
+         return
+      end if
+      do k = 1, p%m_user + 1
+         if (.not. all(ieee_is_finite(ev%user_jacobian(:, k)))) then
+            ev%status = STATUS_NONFINITE_OUTPUT
+            ev%nonfinite_output = engine_index(p, k)
+            return
+         end if
+      end do
+      raw_jacobian(:, 1:p%m_user) = ev%user_jacobian(:, 1:p%m_user)
+      raw_jacobian(:, p%m + 1) = ev%user_jacobian(:, p%m_user + 1)
+      call set_bound_rows(p, raw_jacobian)
+   end subroutine user_jacobian_at
+
+   !> Finite differences with the per-variable raw step h_i:
+   !>   central: dC/dX_i = (C(X + h_i e_i) - C(X - h_i e_i)) / (2 h_i),
+   !>   forward: dC/dX_i = (C(X + h_i e_i) - C(X)) / h_i.
+   !> The bound rows are exact.  Fixed variables are not perturbed unless with_parameters is set.
+   subroutine difference_jacobian(p, ev, point, base, raw_jacobian, with_parameters, central)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: point(:), base(:)
+      real(dp), intent(out) :: raw_jacobian(:, :)
+      logical, intent(in) :: with_parameters, central
+      real(dp) :: shifted(p%n), plus(p%m + 1), minus(p%m + 1), step
+      integer :: i
+
+      raw_jacobian = 0.0_dp
+      shifted = point
+      do i = 1, p%n
+         if (ev%status /= STATUS_OK) return
+         if (p%fixed(i) .and. .not. with_parameters) cycle
+         shifted(i) = point(i) + p%difference_step(i)
+         call raw_outputs_of(p, ev, shifted, plus)
+         step = shifted(i) - point(i)
+         if (central) then
+            shifted(i) = point(i) - p%difference_step(i)
+            call raw_outputs_of(p, ev, shifted, minus)
+            step = step + (point(i) - shifted(i))
+         else
+            minus = base
+         end if
+         shifted(i) = point(i)
+         raw_jacobian(i, :) = (plus - minus) / step
+      end do
+      call set_bound_rows(p, raw_jacobian)
+   end subroutine difference_jacobian
+
+   !> Bound row b is sign_b * (X_i - bound_b): its gradient is sign_b e_i.
+   pure subroutine set_bound_rows(p, raw_jacobian)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(inout) :: raw_jacobian(:, :)
+      integer :: b
+
+      do b = 1, p%n_bounds
+         raw_jacobian(:, p%m_user + b) = 0.0_dp
+         raw_jacobian(p%bound_variable(b), p%m_user + b) = p%bound_sign(b)
+      end do
+   end subroutine set_bound_rows
+
+   !> Log every entry where the user gradient and central differences disagree: both absolute
+   !> and relative difference at least 1e-2, unless both are below 1e-6 in magnitude.
+   subroutine report_mismatches(p, lg, analytic, numeric)
+      type(problem_data), intent(in) :: p
+      type(logger), intent(in) :: lg
+      real(dp), intent(in) :: analytic(:, :), numeric(:, :)
+      character(len=160) :: line
+      real(dp) :: a, d
+      integer :: i, j
+
+      do j = 1, p%m_user
+         call check_output(j)
+      end do
+      call check_output(p%m + 1)
+   contains
+      subroutine check_output(jj)
+         integer, intent(in) :: jj
+         do i = 1, p%n
+            a = analytic(i, jj)
+            d = numeric(i, jj)
+            if (max(abs(a), abs(d)) < 1.0e-6_dp) cycle
+            if (abs(a - d) >= 1.0e-2_dp .and. abs(a - d) >= 1.0e-2_dp * max(abs(a), abs(d))) then
+               write (line, '(a,i0,a,i0,a,es14.6,a,es14.6)') 'gradient check: output ', jj, &
+                  ' variable ', i, ' user ', a, ' differences ', d
+               call log_message(lg, 1, line)
+            end if
+         end do
+      end subroutine check_output
+   end subroutine report_mismatches
+
+end module optgra_evaluation

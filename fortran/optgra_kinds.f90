@@ -1,0 +1,50 @@
+!> Kinds, status codes and numerical constants shared by every engine module.
+module optgra_kinds
+   use, intrinsic :: iso_c_binding, only: c_double, c_int
+   implicit none
+   private
+
+   integer, parameter, public :: dp = c_double
+
+   ! Status codes returned by every C entry point (0 = success).
+   integer, parameter, public :: STATUS_OK = 0
+   integer, parameter, public :: STATUS_INVALID_ARGUMENT = 1  ! a configuration value is out of range
+   integer, parameter, public :: STATUS_CALLBACK_FAILED = 2   ! a callback returned non-zero: stop now
+   integer, parameter, public :: STATUS_NONFINITE_OUTPUT = 3  ! a callback delivered NaN or Inf
+   integer, parameter, public :: STATUS_OUT_OF_MEMORY = 4
+   integer, parameter, public :: STATUS_NOT_READY = 5         ! a required call has not been made
+
+   ! Result codes of an optimisation ("finopt").
+   integer, parameter, public :: RESULT_OPTIMAL = 1      ! feasible and converged
+   integer, parameter, public :: RESULT_MATCHED = 2      ! feasible, iteration budget exhausted
+   integer, parameter, public :: RESULT_NOT_MATCHED = 3  ! feasibility never reached
+   integer, parameter, public :: RESULT_INFEASIBLE = 4   ! correction error diverging
+   integer, parameter, public :: RESULT_TIMEOUT = 5      ! deadline reached
+
+   ! Output types as given by the caller (merit: +1 maximise, -1 minimise).
+   integer, parameter, public :: TYPE_EQUALITY = 0
+   integer, parameter, public :: TYPE_GREATER = 1   ! c >= 0
+   integer, parameter, public :: TYPE_LESS = -1     ! c <= 0
+   integer, parameter, public :: TYPE_IGNORED = -2
+
+   ! Derivative modes.
+   integer, parameter, public :: DERIVATIVES_NONE = 0
+   integer, parameter, public :: DERIVATIVES_USER = 1
+   integer, parameter, public :: DERIVATIVES_CENTRAL = 2
+   integer, parameter, public :: DERIVATIVES_FORWARD = 3
+   integer, parameter, public :: DERIVATIVES_CHECK = -1
+
+   ! Constraint status inside the active-set factorisation (> 0: position in the active list).
+   integer, parameter, public :: STATUS_CANDIDATE = 0
+   integer, parameter, public :: STATUS_PASSIVE = -1
+   integer, parameter, public :: STATUS_IGNORED = -2
+
+   !> A tolerance at or above this value removes the output from the problem.
+   real(dp), parameter, public :: IGNORE_TOLERANCE = 1.0e9_dp
+   !> Half-width of the band (in tolerance units) that counts as "on the boundary".
+   real(dp), parameter, public :: BOUNDARY_BAND = 1.0e-6_dp
+   !> A rate whose effect over a full radius is below this is insignificant.
+   real(dp), parameter, public :: SIGNIFICANT_CHANGE = 1.0e-3_dp
+   !> Multipliers at or below this are treated as zero when releasing constraints.
+   real(dp), parameter, public :: MULTIPLIER_ZERO = 1.0e-12_dp
+end module optgra_kinds

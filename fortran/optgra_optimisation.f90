@@ -1,0 +1,310 @@
+!> Optimisation phase: one step that improves the merit while keeping the active constraints.
+!>
+!> With the active set A (rebuilt from the constraints on or near their boundary that the merit
+!> gradient pushes against), g = P grad c_merit is the projected merit gradient.  The direction is
+!> d = theta g + beta d_prev (method 0: steepest ascent; 1, 2, 3: conjugate variants), projected.
+!> One value-only probe at x_ref + sigma d gives the second directional derivatives q_j along d.
+!> The path
+!>     x(s) = x + s d - s^2/2 A^+ q_A
+!> keeps the active constraints to second order, and the merit along it is modelled as
+!>     dm(t) = a t + b t^2,  t = s |d|,  a = g_merit.d / |d|,  b = (q_merit - g_merit A^+ q_A) / (2 |d|^2).
+!> The step goes to the model's maximum, the trust radius, or the first passive constraint that
+!> the path reaches, whichever comes first; in the last case the step continues from there.
+module optgra_optimisation
+   use optgra_kinds
+   use optgra_state, only: engine_state
+   use optgra_active_set
+   use optgra_evaluation, only: evaluate_values
+   use optgra_steps, only: ball_step, smallest_positive_root
+   use optgra_log
+   implicit none
+   private
+
+   public :: optimisation_phase
+
+   integer, parameter :: MAX_REFINEMENTS = 998
+   integer, parameter :: OUTCOME_MAXIMUM = 1, OUTCOME_LIMIT = 2, OUTCOME_CONSTRAINT = 3
+
+contains
+
+   subroutine optimisation_phase(st, finished)
+      type(engine_state), intent(inout), target :: st
+      logical, intent(out) :: finished
+      real(dp) :: g(st%problem%n), d(st%problem%n), d_minus(st%problem%n)
+      real(dp) :: second_order(st%problem%n), probe_values(st%problem%m + 1), q(st%problem%m + 1)
+      real(dp), allocatable :: nu(:), w(:)
+      real(dp) :: dg, big_d, theta, beta, sigma, a, b, t, u, reach, rate, best, slope
+      integer :: m, n, merit, i, j, pass, hit, outcome, probe
+      logical :: conjugate, accepted
+      character(len=200) :: line
+
+      m = st%problem%m
+      n = st%problem%n
+      merit = m + 1
+      finished = .false.
+      g = 0.0_dp
+      d = 0.0_dp
+      associate (f => st%factor, gj => st%jacobian, kind => st%problem%kind, &
+                 radius => st%problem%max_distance, x_ref => st%memory%reference_point, &
+                 c_ref => st%memory%reference_values)
+         call factor_reset(f, gj, kind, st%memory%previous_direction, st%memory%previous_gradient)
+
+         steps: do pass = 1, 2 * (m + 1) + 10
+            ! Release active inequalities now clearly inside; classify the others.
+            do i = f%count, 1, -1
+               j = f%list(i)
+               if (kind(j) /= TYPE_EQUALITY .and. st%c(j) > 1.0_dp) then
+                  call factor_exclude(f, i)
+                  f%status(j) = STATUS_PASSIVE
+               end if
+            end do
+            do j = 1, m
+               if (f%status(j) > 0 .or. kind(j) == TYPE_IGNORED) cycle
+               if (kind(j) == TYPE_EQUALITY .or. st%c(j) <= 1.0_dp) then
+                  f%status(j) = STATUS_CANDIDATE
+               else
+                  f%status(j) = STATUS_PASSIVE
+               end if
+            end do
+            if (.not. refine_active_set()) exit steps
+
+            ! g = grad c_merit + sum nu_i grad c_{a_i}, the projected merit gradient.
+            g = gj(:, merit) + active_combination(f, gj, nu)
+            if (dg * radius <= 1.0_dp) then
+               finished = .true.
+               exit steps
+            end if
+            if (.false. .and. linear_prestep()) cycle steps
+
+            call choose_direction(theta, beta)
+            conjugate = theta /= 1.0_dp .or. beta /= 0.0_dp
+            probes: do probe = 1, 2
+               d = theta * g + beta * d_minus
+               big_d = norm2(d)
+               if (big_d == 0.0_dp) then
+                  finished = .true.
+                  exit steps
+               end if
+               reach = ball_step(st%x - x_ref, d, radius) * big_d
+               ! Second directional derivatives along d from one probe at x_ref + sigma d.
+               ! A zero probe step means a linear model (q = 0).
+               q = 0.0_dp
+               if (st%problem%probe_distance > 0.0_dp) then
+                  sigma = st%problem%probe_distance / big_d
+                  call evaluate_values(st%problem, st%evaluator, x_ref + sigma * d, probe_values)
+                  if (st%evaluator%status /= STATUS_OK) exit steps
+                  do j = 1, m + 1
+                     q(j) = 2.0_dp * (probe_values(j) - c_ref(j) - sigma * dot_product(gj(:, j), d)) / sigma**2
+                  end do
+                  where (kind == TYPE_IGNORED) q = 0.0_dp
+               end if
+               w = forward_solve(f, q(f%list(1:f%count)))
+               second_order = active_combination(f, gj, backward_solve(f, w))
+               a = dot_product(gj(:, merit), d) / big_d
+               b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
+               if (b < 0.0_dp .and. -a / (2.0_dp * b) < radius) then
+                  t = -a / (2.0_dp * b)
+                  outcome = OUTCOME_MAXIMUM
+               else
+                  t = radius
+                  outcome = OUTCOME_LIMIT
+               end if
+               ! Converged when the model gains at most one tolerance within the radius.
+               if (abs(a * t + b * t**2) > 1.0_dp) exit probes
+               if (.not. conjugate) then
+                  finished = .true.
+                  exit steps
+               end if
+               theta = 1.0_dp
+               beta = 0.0_dp
+               conjugate = .false.
+            end do probes
+            if (t > reach) then
+               t = reach
+               outcome = OUTCOME_LIMIT
+            end if
+
+            ! First passive constraint reached along the curved path c_j + gamma u + kappa u^2 / 2.
+            hit = 0
+            do j = 1, m
+               if (f%status(j) /= STATUS_PASSIVE) cycle
+               u = smallest_positive_root(0.5_dp * path_curvature(j), dot_product(gj(:, j), d), st%c(j))
+               if (u * big_d < t) then
+                  t = u * big_d
+                  hit = j
+                  outcome = OUTCOME_CONSTRAINT
+               end if
+            end do
+            u = t / big_d
+            if (log_enabled(st%log, 3)) then
+               write (line, '(a,i0,a,i0,a,es11.3,a,es11.3,a,es11.3,a,es11.3,a,2es11.3)') &
+                  'step outcome ', outcome, ' active ', f%count, ' |g| ', dg, ' slope ', a, &
+                  ' curvature ', b, ' length ', t, ' theta beta ', theta, beta
+               call log_message(st%log, 3, line)
+            end if
+            st%x = st%x + u * d - 0.5_dp * u**2 * second_order
+            st%memory%moved = st%memory%moved + t
+            if (outcome /= OUTCOME_CONSTRAINT) then
+               finished = outcome == OUTCOME_MAXIMUM .and. st%sensitivity_mode /= 0
+               exit steps
+            end if
+            do j = 1, m + 1
+               if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
+               st%c(j) = st%c(j) + u * dot_product(gj(:, j), d) + 0.5_dp * u**2 * path_curvature(j)
+            end do
+            st%c(hit) = 0.0_dp
+         end do steps
+
+         st%memory%previous_direction = d
+         st%memory%previous_gradient = g
+         st%memory%previous_status = f%status(1:m)
+      end associate
+
+   contains
+
+      !> Curvature of output j along the second-order path: q_j - g_j A^+ q_A.
+      real(dp) function path_curvature(jj)
+         integer, intent(in) :: jj
+         path_curvature = q(jj) - dot_product(st%factor%r(1:st%factor%count, jj), w)
+      end function path_curvature
+
+      !> Greedy refinement: release active inequalities with the wrong multiplier sign, include
+      !> boundary constraints that the projected gradient would violate.  Sets dg and nu.
+      logical function refine_active_set() result(done)
+         integer :: refinement, pick
+         real(dp) :: effective
+
+         done = .false.
+         associate (f => st%factor)
+            do refinement = 1, MAX_REFINEMENTS
+               dg = null_norm(f, merit)
+               nu = -multipliers(f, merit)
+               pick = 0
+               best = -MULTIPLIER_ZERO
+               do i = 1, f%count
+                  if (st%problem%kind(f%list(i)) == TYPE_EQUALITY) cycle
+                  if (nu(i) * f%norm(f%list(i)) < best) then
+                     best = nu(i) * f%norm(f%list(i))
+                     pick = i
+                  end if
+               end do
+               if (pick > 0) then
+                  call factor_exclude(f, pick)
+                  cycle
+               end if
+               if (dg == 0.0_dp) then
+                  done = .true.
+                  return
+               end if
+               pick = 0
+               best = 0.0_dp
+               do j = 1, m
+                  if (f%status(j) /= STATUS_CANDIDATE) cycle
+                  rate = null_dot(f, j, merit) / dg
+                  if (abs(rate) * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
+                  effective = rate / f%norm(j)
+                  if (st%problem%kind(j) == TYPE_EQUALITY) effective = -abs(effective)
+                  if (effective < best) then
+                     best = effective
+                     pick = j
+                  end if
+               end do
+               if (pick == 0) then
+                  done = .true.
+                  return
+               end if
+               call factor_include(f, pick, accepted)
+               if (.not. accepted) f%status(pick) = STATUS_PASSIVE
+            end do
+         end associate
+      end function refine_active_set
+
+      !> Move linearly along g to the nearest passive constraint, when it is close (within a
+      !> tenth of the radius, or active at the end of the last step) and inside the ball.
+      logical function linear_prestep() result(moved)
+         real(dp) :: t_hit, distance
+         integer :: nearest
+
+         moved = .false.
+         t_hit = huge(1.0_dp)
+         nearest = 0
+         do j = 1, m
+            if (st%factor%status(j) /= STATUS_PASSIVE) cycle
+            rate = null_dot(st%factor, j, merit)
+            if (rate == 0.0_dp) cycle
+            t = -st%c(j) * dg / rate
+            if (t > 0.0_dp .and. t < t_hit) then
+               t_hit = t
+               nearest = j
+            end if
+         end do
+         if (nearest == 0) return
+         distance = norm2(st%x - st%memory%reference_point + t_hit / dg * g)
+         if (distance > st%problem%max_distance) return
+         if (st%memory%previous_status(nearest) <= 0 .and. distance > 0.1_dp * st%problem%max_distance) return
+         st%x = st%x + t_hit / dg * g
+         st%memory%moved = st%memory%moved + t_hit
+         do j = 1, m + 1
+            if (st%factor%status(j) > 0 .or. st%factor%status(j) == STATUS_IGNORED) cycle
+            st%c(j) = st%c(j) + t_hit * null_dot(st%factor, j, merit) / dg
+         end do
+         st%c(nearest) = 0.0_dp
+         moved = .true.
+      end function linear_prestep
+
+      !> theta and beta of d = theta g + beta d_minus for the configured method, with the
+      !> previous direction and gradient projected onto the current null space.  Falls back to
+      !> steepest ascent when the conjugate direction would violate a boundary constraint or is
+      !> not an ascent direction.
+      subroutine choose_direction(th, be)
+         real(dp), intent(out) :: th, be
+         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gm2, sy, dy, dn, gd
+
+         associate (f => st%factor)
+            g_minus = st%memory%previous_gradient - active_combination(f, st%jacobian, multipliers(f, m + 3))
+            d_minus = st%memory%previous_direction - active_combination(f, st%jacobian, multipliers(f, m + 2))
+         end associate
+         y = g - g_minus
+         s = st%memory%reference_point - st%memory%previous_reference
+         gm2 = dot_product(g_minus, g_minus)
+         th = 1.0_dp
+         be = 0.0_dp
+         select case (st%problem%method)
+         case (1)
+            if (gm2 > 1.0e-12_dp) then
+               th = -dot_product(d_minus, y) / gm2
+               be = dot_product(g, g) / gm2
+            end if
+         case (2)
+            sy = dot_product(s, y)
+            dy = dot_product(d_minus, y)
+            if (abs(sy) > 1.0e-12_dp .and. abs(dy) > 1.0e-12_dp) then
+               th = -dot_product(s, s) / sy
+               be = dot_product(-th * y - s, g) / dy
+            end if
+         case (3)
+            if (gm2 > 0.0_dp) be = dot_product(g, g) / gm2
+         end select
+         if (th == 1.0_dp .and. be == 0.0_dp) return
+         d = th * g + be * d_minus
+         dn = norm2(d)
+         if (dn == 0.0_dp .or. dot_product(st%jacobian(:, merit), d) < 0.0_dp) then
+            th = 1.0_dp
+            be = 0.0_dp
+            return
+         end if
+         do j = 1, m
+            if (st%factor%status(j) /= STATUS_CANDIDATE) cycle
+            gd = dot_product(st%jacobian(:, j), d)
+            if (abs(gd) / dn * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
+            if (st%problem%kind(j) == TYPE_EQUALITY .or. gd < 0.0_dp) then
+               th = 1.0_dp
+               be = 0.0_dp
+               return
+            end if
+         end do
+      end subroutine choose_direction
+
+   end subroutine optimisation_phase
+
+end module optgra_optimisation

@@ -1,0 +1,150 @@
+!> Problem data and scaling.
+!>
+!> The engine works in internal units.  Variables are x = X / s (s: variable scale) and every output
+!> j = 1..m+1 (constraints 1..m, merit m+1) is c_j = C_j / sigma_j with sigma_j = -tau_j for a
+!> "<= 0" inequality or a minimised merit and sigma_j = tau_j otherwise (tau_j: tolerance).  After
+!> that normalisation every inequality reads c_j >= 0, every equality c_j = 0, the merit is
+!> maximised, and one unit of c is one tolerance.
+!>
+!> Constraints m_user+1..m are box-bound rows that the engine forms itself:
+!> c = sign * (X_i - bound) with sign +1 for a lower and -1 for an upper bound.
+module optgra_problem
+   use optgra_kinds
+   implicit none
+   private
+
+   public :: problem_data, problem_allocate, problem_normalise, problem_set_bounds
+
+   type :: problem_data
+      integer :: n = 0         ! variables
+      integer :: m = 0         ! constraints, bound rows included
+      integer :: m_user = 0    ! constraints delivered by the fitness callback
+      integer :: n_bounds = 0  ! bound rows (m - m_user)
+
+      ! Configuration as given by the caller.
+      integer, allocatable :: output_type(:)        ! (m+1) TYPE_* ; merit: +1 max, -1 min
+      real(dp), allocatable :: tolerance(:)         ! (m+1) tau_j > 0
+      integer, allocatable :: priority(:)           ! (m+1) lower is handled first
+      real(dp), allocatable :: variable_scale(:)    ! (n) s_i > 0
+      logical, allocatable :: fixed(:)              ! (n) parameters never move
+      real(dp), allocatable :: difference_step(:)   ! (n) raw finite-difference step
+      integer, allocatable :: bound_variable(:)     ! (n_bounds) variable of each bound row
+      real(dp), allocatable :: bound_value(:)       ! (n_bounds)
+      real(dp), allocatable :: bound_sign(:)        ! (n_bounds) +1 lower, -1 upper
+      integer :: derivative_mode = DERIVATIVES_USER
+      real(dp) :: max_distance = 10.0_dp     ! trust radius per iteration (scaled units)
+      real(dp) :: probe_distance = 1.0_dp    ! curvature-probe step (scaled units)
+      integer :: max_iterations = 10
+      integer :: max_correction_iterations = 10
+      integer :: max_optimisation_iterations = 10
+      integer :: max_divergence_iterations = 10
+      integer :: max_stagnation_iterations = 10
+      integer :: method = 2
+
+      ! Derived by problem_normalise.
+      real(dp), allocatable :: output_scale(:)  ! (m+1) sigma_j
+      integer, allocatable :: kind(:)           ! (m+1) TYPE_EQUALITY, TYPE_GREATER or TYPE_IGNORED
+   end type problem_data
+
+contains
+
+   !> Allocate the configuration arrays of an (n, m) problem and set the defaults.
+   subroutine problem_allocate(p, n, m, info)
+      type(problem_data), intent(inout) :: p
+      integer, intent(in) :: n, m
+      integer, intent(out) :: info
+      integer :: ierr
+
+      p%n = n
+      p%m = m
+      p%m_user = m
+      p%n_bounds = 0
+      allocate (p%output_type(m + 1), p%tolerance(m + 1), p%priority(m + 1), &
+                p%variable_scale(n), p%fixed(n), p%difference_step(n), &
+                p%bound_variable(0), p%bound_value(0), p%bound_sign(0), &
+                p%output_scale(m + 1), p%kind(m + 1), stat=ierr)
+      if (ierr /= 0) then
+         info = STATUS_OUT_OF_MEMORY
+         return
+      end if
+      p%output_type = TYPE_EQUALITY
+      p%output_type(m + 1) = TYPE_LESS
+      p%tolerance = 1.0_dp
+      p%priority = 1
+      p%variable_scale = 1.0_dp
+      p%fixed = .false.
+      p%difference_step = 1.0e-3_dp
+      p%output_scale = 1.0_dp
+      p%kind = TYPE_EQUALITY
+      info = STATUS_OK
+   end subroutine problem_allocate
+
+   !> Declare box bounds as constraint rows: one row per finite lower bound (in variable order),
+   !> then one per finite upper bound.  They become the last constraints before the merit.
+   subroutine problem_set_bounds(p, lower, upper, info)
+      use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+      type(problem_data), intent(inout) :: p
+      real(dp), intent(in) :: lower(:), upper(:)
+      integer, intent(out) :: info
+      integer :: i, row, n_rows
+
+      n_rows = count(ieee_is_finite(lower)) + count(ieee_is_finite(upper))
+      if (n_rows > p%m) then
+         info = STATUS_INVALID_ARGUMENT
+         return
+      end if
+      p%n_bounds = n_rows
+      p%m_user = p%m - n_rows
+      deallocate (p%bound_variable, p%bound_value, p%bound_sign)
+      allocate (p%bound_variable(n_rows), p%bound_value(n_rows), p%bound_sign(n_rows))
+      row = 0
+      do i = 1, p%n
+         if (ieee_is_finite(lower(i))) then
+            row = row + 1
+            p%bound_variable(row) = i
+            p%bound_value(row) = lower(i)
+            p%bound_sign(row) = 1.0_dp
+         end if
+      end do
+      do i = 1, p%n
+         if (ieee_is_finite(upper(i))) then
+            row = row + 1
+            p%bound_variable(row) = i
+            p%bound_value(row) = upper(i)
+            p%bound_sign(row) = -1.0_dp
+         end if
+      end do
+      info = STATUS_OK
+   end subroutine problem_set_bounds
+
+   !> Check the configuration and derive sigma_j and the internal kinds.
+   subroutine problem_normalise(p, info)
+      type(problem_data), intent(inout) :: p
+      integer, intent(out) :: info
+      integer :: j
+
+      info = STATUS_INVALID_ARGUMENT
+      if (any(p%output_type(1:p%m) < TYPE_IGNORED .or. p%output_type(1:p%m) > TYPE_GREATER)) return
+      if (abs(p%output_type(p%m + 1)) /= 1) return
+      if (any(p%output_type(p%m_user + 1:p%m) /= TYPE_GREATER)) return
+      if (.not. all(p%tolerance > 0.0_dp)) return
+      if (.not. all(p%variable_scale > 0.0_dp)) return
+      if (.not. all(p%difference_step > 0.0_dp)) return
+      do j = 1, p%m + 1
+         p%output_scale(j) = merge(-p%tolerance(j), p%tolerance(j), p%output_type(j) == TYPE_LESS)
+         if (j <= p%m) then
+            if (p%output_type(j) == TYPE_IGNORED .or. p%tolerance(j) >= IGNORE_TOLERANCE) then
+               p%kind(j) = TYPE_IGNORED
+            else if (p%output_type(j) == TYPE_EQUALITY) then
+               p%kind(j) = TYPE_EQUALITY
+            else
+               p%kind(j) = TYPE_GREATER
+            end if
+         else
+            p%kind(j) = TYPE_GREATER
+         end if
+      end do
+      info = STATUS_OK
+   end subroutine problem_normalise
+
+end module optgra_problem

@@ -1,0 +1,212 @@
+"""Mapping of a pygmo problem onto the engine's arrays and callbacks.
+
+The engine sees one output vector of length ``m + 1``:
+
+1. the problem's ``nec`` equality constraints (type 0, ``h(x) = 0``);
+2. its ``nic`` inequality constraints (type -1, ``g(x) <= 0``);
+3. with ``bounds_to_constraints``, one row ``x_i - lb_i >= 0`` per finite lower bound and then one
+   row ``ub_i - x_i >= 0`` per finite upper bound, each in variable order (type +1).  The engine
+   forms these rows itself from the bounds, so the callbacks only deliver items 1, 2 and 4;
+4. the objective, last (type -1: minimise).
+
+A bound counts as finite when ``|b| < 1e295``.  Tolerances are the problem's ``c_tol`` (a zero
+entry means :data:`DEFAULT_CONSTRAINT_TOLERANCE`), then ``bound_constraints_tolerance`` for every
+bound row, then ``merit_function_threshold``.
+
+With a Khan transform the engine works on ``xe`` with ``x = khan.eval(xe)`` always inside the box;
+the bound rows are then identically satisfied and are left out, and the chain rule
+``df/dxe = df/dx * dx/dxe`` is applied at ``xe``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pygmo
+
+from .khan import (
+    base_khan_function,
+    khan_function_sin,
+    khan_function_tanh,
+    khan_function_triangle,
+)
+
+#: Bounds at or beyond this magnitude are treated as absent.
+FINITE_BOUND_LIMIT = 1e295
+#: Tolerance used for a constraint whose ``c_tol`` is zero (pygmo's default).
+DEFAULT_CONSTRAINT_TOLERANCE = 1e-6
+
+
+def effective_tolerances(problem: pygmo.problem) -> np.ndarray:
+    """The problem's constraint tolerances, with zero entries replaced by the default 1e-6."""
+    c_tol = np.asarray(problem.c_tol, dtype=float)
+    return np.where(c_tol > 0.0, c_tol, DEFAULT_CONSTRAINT_TOLERANCE)
+
+
+def finite_bound_mask(bounds: np.ndarray) -> np.ndarray:
+    """True where a bound is a real bound: finite and of magnitude below 1e295."""
+    return np.isfinite(bounds) & (np.abs(bounds) < FINITE_BOUND_LIMIT)
+
+
+def make_khan_function(option, lower: np.ndarray, upper: np.ndarray) -> Optional[base_khan_function]:
+    """The Khan transform named by ``khan_bounds``: False, True/"sin", "tanh" or "triangleN"."""
+    if option is False or option is None:
+        return None
+    if option is True or option == "sin":
+        return khan_function_sin(lower, upper)
+    if option == "tanh":
+        return khan_function_tanh(lower, upper)
+    if isinstance(option, str) and option.startswith("triangle"):
+        order = option[len("triangle"):]
+        if not order.isdigit():
+            raise ValueError(
+                f"Invalid option for Khan bounds: {option!r}; expected 'triangle' followed by an "
+                "integer order, e.g. 'triangle3'"
+            )
+        return khan_function_triangle(lower, upper, int(order))
+    raise ValueError(
+        f"Unrecognised option for khan_bounds: {option!r}; expected False, True, 'sin', 'tanh' "
+        "or 'triangleN'"
+    )
+
+
+def output_name(index: int, nec: int) -> str:
+    """Human name of entry ``index`` of a pygmo fitness vector."""
+    if index == 0:
+        return "objective (fitness[0])"
+    if index <= nec:
+        return f"equality constraint {index - 1} (fitness[{index}])"
+    return f"inequality constraint {index - 1 - nec} (fitness[{index}])"
+
+
+def violation_summary(f: np.ndarray, nec: int, tolerances: np.ndarray) -> Tuple[int, float]:
+    """Number of violated constraints and the Euclidean norm of their violations."""
+    c = np.asarray(f[1:], dtype=float)
+    excess = np.concatenate([np.abs(c[:nec]), np.maximum(c[nec:], 0.0)])
+    violated = excess > tolerances
+    return int(violated.sum()), float(np.linalg.norm(excess[violated]))
+
+
+@dataclass
+class EvaluationLog:
+    """pygmo-style log: a row every ``interval`` fitness evaluations."""
+
+    interval: int = 0
+    rows: List[tuple] = field(default_factory=list)
+    count: int = 0
+
+    def record(self, f: np.ndarray, nec: int, tolerances: np.ndarray) -> None:
+        self.count += 1
+        if self.interval <= 0 or self.count % self.interval:
+            return
+        violated, norm = violation_summary(f, nec, tolerances)
+        row = (self.count, float(f[0]), violated, norm, violated == 0)
+        if not self.rows:
+            print(f"{'fevals:':>10}{'fitness:':>16}{'violated:':>11}{'viol. norm:':>14}", file=sys.stdout)
+        self.rows.append(row)
+        print(f"{row[0]:>10}{row[1]:>16.8g}{row[2]:>11}{row[3]:>14.6g}{'' if row[4] else ' i'}", file=sys.stdout)
+
+
+class EngineProblem:
+    """A pygmo problem as the engine sees it: arrays, callbacks and the way back."""
+
+    def __init__(
+        self,
+        problem: pygmo.problem,
+        bounds_to_constraints: bool,
+        force_bounds: bool,
+        khan: Optional[base_khan_function],
+        bound_tolerance: float,
+        merit_tolerance: float,
+        log: Optional[EvaluationLog] = None,
+    ) -> None:
+        self.problem = problem
+        self.n = problem.get_nx()
+        self.nec = problem.get_nec()
+        self.nic = problem.get_nic()
+        self.m_user = self.nec + self.nic
+        lower, upper = (np.asarray(b, dtype=float) for b in problem.get_bounds())
+        self.lower, self.upper = lower, upper
+        self.force_bounds = force_bounds
+        self.khan = khan
+        self.log = log if log is not None else EvaluationLog()
+        self.constraint_tolerances = effective_tolerances(problem)
+
+        rows = bounds_to_constraints and khan is None
+        self.engine_lower = np.where(rows & finite_bound_mask(lower), lower, -np.inf)
+        self.engine_upper = np.where(rows & finite_bound_mask(upper), upper, np.inf)
+        self.n_bound_rows = int(np.isfinite(self.engine_lower).sum() + np.isfinite(self.engine_upper).sum())
+        self.m = self.m_user + self.n_bound_rows
+        self.output_types = np.array(
+            [0] * self.nec + [-1] * self.nic + [1] * self.n_bound_rows + [-1], dtype=np.intc
+        )
+        self.tolerances = np.concatenate(
+            [self.constraint_tolerances, np.full(self.n_bound_rows, bound_tolerance), [merit_tolerance]]
+        )
+        sparsity = np.asarray(problem.gradient_sparsity(), dtype=np.intp).reshape(-1, 2)
+        self._gradient_rows, self._gradient_cols = sparsity[:, 0], sparsity[:, 1]
+
+    # -- points -----------------------------------------------------------------------------
+    def problem_point(self, xe: np.ndarray) -> np.ndarray:
+        """The problem-space point where the user is evaluated for engine point ``xe``."""
+        x = self.khan.eval(xe) if self.khan is not None else np.array(xe, dtype=float)
+        if self.force_bounds:
+            x = np.clip(x, self.lower, self.upper)
+        return x
+
+    def engine_point(self, x: np.ndarray) -> np.ndarray:
+        """The engine point of problem-space start ``x``."""
+        return self.khan.eval_inv(x) if self.khan is not None else np.array(x, dtype=float)
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def fitness(self, xe: np.ndarray) -> np.ndarray:
+        """Engine-order outputs [constraints, objective] at engine point ``xe``."""
+        x = self.problem_point(xe)
+        f = self.problem.fitness(x)
+        self._check_finite(f, x, "fitness")
+        self.log.record(f, self.nec, self.constraint_tolerances)
+        return np.roll(f, -1)
+
+    def gradient(self, xe: np.ndarray) -> np.ndarray:
+        """Engine-order Jacobian, shape (m_user + 1, n), at engine point ``xe``."""
+        x = self.problem_point(xe)
+        jacobian = np.zeros((1 + self.m_user, self.n))
+        jacobian[self._gradient_rows, self._gradient_cols] = self.problem.gradient(x)
+        self._check_finite(jacobian, x, "gradient")
+        if self.khan is not None:
+            jacobian *= np.diag(self.khan.eval_grad(xe))
+        return np.roll(jacobian, -1, axis=0)
+
+    def _check_finite(self, values: np.ndarray, x: np.ndarray, what: str) -> None:
+        finite = np.isfinite(values)
+        if finite.all():
+            return
+        bad = np.nonzero(~finite.reshape(finite.shape[0], -1).all(axis=1))[0]
+        names = ", ".join(output_name(int(i), self.nec) for i in bad)
+        raise ValueError(f"the problem's {what} is not finite for {names} at x = {x.tolist()}")
+
+    # -- results -----------------------------------------------------------------------------
+    def pygmo_fitness(self, y: np.ndarray) -> np.ndarray:
+        """The pygmo fitness vector [objective, eq, ineq] from the engine's outputs ``y``."""
+        return np.concatenate([[y[self.m]], y[: self.m_user]])
+
+    def n_reference_bound_rows(self, bounds_to_constraints: bool) -> int:
+        """Bound rows as the reference counts them for ``constraint_priorities``."""
+        if not bounds_to_constraints:
+            return 0
+        return int(finite_bound_mask(self.lower).sum() + finite_bound_mask(self.upper).sum())
+
+    def engine_priorities(self, priorities: Sequence[int], bounds_to_constraints: bool) -> np.ndarray:
+        """Engine priorities from the reference layout [constraints, bound rows, merit]."""
+        if len(priorities) == 0:
+            return np.ones(self.m + 1, dtype=np.intc)
+        p = np.asarray(priorities, dtype=np.intc)
+        if self.n_bound_rows == 0 and self.n_reference_bound_rows(bounds_to_constraints) > 0:
+            p = np.concatenate([p[: self.m_user], p[-1:]])  # Khan: bound rows are not formed
+        return p
+
+
+CallbackPair = Tuple[Callable[[np.ndarray], np.ndarray], Optional[Callable[[np.ndarray], np.ndarray]]]

@@ -1,0 +1,292 @@
+"""The pygmo user-defined algorithm ``optgra``."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import pygmo
+
+from . import _core
+from ._mapping import EngineProblem, EvaluationLog, make_khan_function, violation_summary
+
+_logger = logging.getLogger("pyoptgra")
+
+#: Status sentences of the result codes; tests and scripts match on their key phrases.
+RESULT_MESSAGES = {
+    1: "Optimal Solution Found: constraints matched and no further improvement within tolerance.",
+    2: "Constraints matched, but not optimal: the iteration budget was exhausted.",
+    3: "Not converged: the constraints could not be matched within the correction budget.",
+    4: "Problem appears infeasible: the correction error was diverging.",
+    5: "Timeout reached: the best point found so far was returned.",
+}
+
+_ENGINE_LOG_LEVELS = {1: logging.INFO}
+
+
+def _engine_log(level: int, message: str) -> None:
+    _logger.log(_ENGINE_LOG_LEVELS.get(level, logging.DEBUG), message)
+
+
+def _require_int(name: str, value: Any, minimum: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _require_float(name: str, value: Any, minimum: float = 0.0, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be finite and {relation} {minimum}, got {value}")
+    return value
+
+
+class optgra:
+    r"""OPTGRA: a constrained gradient-based optimizer for near-linear problems.
+
+    Each iteration linearises the problem at the current point (one derivative evaluation),
+    restores feasibility of the linearised constraints (correction phase, honouring
+    ``constraint_priorities``), then takes one step that improves the objective while keeping the
+    active constraints (optimisation phase): along the projected gradient or a conjugate direction,
+    with a second-order correction from one curvature probe, within
+    ``max_distance_per_iteration``.  All quantities are scaled: variables by
+    ``variable_scaling_factors``, constraints by their tolerance (pygmo's ``c_tol``; a zero entry
+    means 1e-6), bound rows by ``bound_constraints_tolerance`` and the objective by
+    ``merit_function_threshold``.  The run has converged when an iteration needs no correction
+    and the best step gains less than one ``merit_function_threshold``.
+
+    Args:
+        max_iterations: total number of iterations (one derivative evaluation each).
+        max_correction_iterations: iterations allowed to reach feasibility.
+        max_distance_per_iteration: trust radius per iteration, in scaled variables.
+        perturbation_for_snd_order_derivatives: step of the curvature probe, in scaled variables
+            (0: linear model).
+        variable_scaling_factors: positive scale per variable (empty: all 1).
+        variable_types: 0 free, 1 fixed per variable (empty: all free).
+        constraint_priorities: priority per engine output [constraints, bound rows, objective];
+            lower numbers are corrected first (empty: all 1).
+        bounds_to_constraints: turn finite box bounds into inequality constraints.
+        bound_constraints_tolerance: tolerance of those bound constraints.
+        merit_function_threshold: objective change below which the run has converged.
+        force_bounds: evaluate the problem only inside its box (points are clipped).
+        khan_bounds: bound transform: False, True or "sin", "tanh", "triangleN".
+        optimization_method: 0 steepest descent, 1 modified spectral CG, 2 spectral CG,
+            3 Fletcher-Reeves CG.
+        log_level: detail of the engine log sent to the ``logging`` logger "pyoptgra" (0-4).
+        timeout_seconds: wall-clock limit of one evolve, or None.
+        finite_difference_step: raw step of the central differences used when the problem has
+            no gradient, a number or one per variable (keyword-only).
+        check_gradient: compare the problem's gradient with central differences at every
+            iteration and log the mismatches (keyword-only).
+    """
+
+    def __init__(
+        self,
+        max_iterations: int = 150,
+        max_correction_iterations: int = 90,
+        max_distance_per_iteration: float = 10,
+        perturbation_for_snd_order_derivatives: float = 1,
+        variable_scaling_factors: Sequence[float] = (),
+        variable_types: Sequence[int] = (),
+        constraint_priorities: Sequence[int] = (),
+        bounds_to_constraints: bool = True,
+        bound_constraints_tolerance: float = 1e-6,
+        merit_function_threshold: float = 1e-6,
+        force_bounds: bool = False,
+        khan_bounds: Union[bool, str] = False,
+        optimization_method: int = 2,
+        log_level: int = 0,
+        timeout_seconds: Optional[float] = None,
+        *,
+        finite_difference_step: Union[float, Sequence[float]] = 0.01,
+        check_gradient: bool = False,
+    ) -> None:
+        self.max_iterations = _require_int("max_iterations", max_iterations, 0)
+        self.max_correction_iterations = _require_int("max_correction_iterations", max_correction_iterations, 0)
+        self.max_distance_per_iteration = _require_float("max_distance_per_iteration", max_distance_per_iteration)
+        self.perturbation_for_snd_order_derivatives = _require_float(
+            "perturbation_for_snd_order_derivatives", perturbation_for_snd_order_derivatives
+        )
+        self.variable_scaling_factors = [float(s) for s in variable_scaling_factors]
+        if not all(np.isfinite(s) and s > 0 for s in self.variable_scaling_factors):
+            raise ValueError(f"variable_scaling_factors must be finite and > 0, got {self.variable_scaling_factors}")
+        self.variable_types = [_require_int("variable_types entry", t) for t in variable_types]
+        if not all(t in (0, 1) for t in self.variable_types):
+            raise ValueError(f"variable_types entries must be 0 (free) or 1 (fixed), got {self.variable_types}")
+        self.constraint_priorities = [_require_int("constraint_priorities entry", p) for p in constraint_priorities]
+        self.bounds_to_constraints = bool(bounds_to_constraints)
+        self.bound_constraints_tolerance = _require_float(
+            "bound_constraints_tolerance", bound_constraints_tolerance, strict=True
+        )
+        self.merit_function_threshold = _require_float("merit_function_threshold", merit_function_threshold, strict=True)
+        self.force_bounds = bool(force_bounds)
+        self.khan_bounds = khan_bounds
+        self.optimization_method = _require_int("optimization_method", optimization_method)
+        if self.optimization_method not in (0, 1, 2, 3):
+            raise ValueError(f"optimization_method must be 0, 1, 2 or 3, got {optimization_method}")
+        self.log_level = _require_int("log_level", log_level, 0)
+        self.timeout_seconds = None if timeout_seconds is None else _require_float("timeout_seconds", timeout_seconds)
+        steps = np.atleast_1d(np.asarray(finite_difference_step, dtype=float))
+        if steps.ndim != 1 or not np.all(np.isfinite(steps) & (steps > 0)):
+            raise ValueError(f"finite_difference_step must be positive and finite, got {finite_difference_step!r}")
+        self.finite_difference_step = steps
+        self.check_gradient = bool(check_gradient)
+        self.verbosity = 0
+        self.selection = pygmo.s_policy(pygmo.select_best(rate=1))
+        self._log: List[tuple] = []
+        self._last_result: Dict[str, Any] = {}
+
+    # -- pygmo interface --------------------------------------------------------------------
+    def get_name(self) -> str:
+        return "Optgra"
+
+    def set_verbosity(self, verbosity: int) -> None:
+        """Print a log row to ``sys.stdout`` every ``verbosity`` fitness evaluations (0: never)."""
+        verbosity = _require_int("verbosity", verbosity, 0)
+        if verbosity and self.log_level:
+            raise ValueError("set_verbosity needs log_level == 0: use one of the two logs, not both")
+        self.verbosity = verbosity
+
+    def get_log(self) -> List[tuple]:
+        """Rows (fevals, objective, violated count, violation norm, feasible) of the last evolve."""
+        return list(self._log)
+
+    def get_extra_info(self) -> str:
+        settings = [
+            "max_iterations", "max_correction_iterations", "max_distance_per_iteration",
+            "perturbation_for_snd_order_derivatives", "variable_scaling_factors", "variable_types",
+            "constraint_priorities", "bounds_to_constraints", "bound_constraints_tolerance",
+            "merit_function_threshold", "force_bounds", "khan_bounds", "optimization_method",
+            "log_level", "verbosity", "timeout_seconds",
+        ]
+        lines = ["Optgra: constrained gradient-based optimisation (pyoptgra)"]
+        result = self._last_result
+        if result:
+            gradient = "user-defined gradients" if result["has_gradient"] else "numerical gradients by double differencing"
+            lines.append(f"\tUsing {gradient}")
+        lines += [f"\t{name} = {getattr(self, name)}" for name in settings]
+        if not result:
+            lines.append("No optimisation has been run yet: no result to report.")
+            return "\n".join(lines)
+        lines += [
+            "Last optimisation result:",
+            f"\tobjective = {result['f'][0]}",
+            f"\tconstraint violation norm = {result['violation_norm']}",
+            f"\tviolated constraints = {result['violated']}",
+            f"\titerations = {result['iterations']}",
+            f"\tfitness evaluations = {result['fitness_evaluations']}, gradient evaluations = {result['gradient_evaluations']}",
+            f"\t{RESULT_MESSAGES[result['finopt']]}",
+        ]
+        return "\n".join(lines)
+
+    def evolve(self, population: pygmo.population) -> pygmo.population:
+        """Optimise from the population's best individual and write the result back.
+
+        The result replaces that individual when it is at least as good under pygmo's
+        feasibility-first comparison (with zero ``c_tol`` entries taken as 1e-6); the population
+        never gets worse.
+        """
+        problem = population.problem
+        self._validate(population, problem)
+        khan = make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
+        log = EvaluationLog(interval=self.verbosity)
+        mapping = EngineProblem(
+            problem, self.bounds_to_constraints, self.force_bounds, khan,
+            self.bound_constraints_tolerance, self.merit_function_threshold, log,
+        )
+        index = population.best_idx()
+        x0 = np.asarray(population.get_x()[index], dtype=float)
+        bad = np.nonzero(~np.isfinite(x0))[0]
+        if bad.size:
+            raise ValueError(f"the start point is not finite at variable indices {bad.tolist()}: x0 = {x0.tolist()}")
+
+        n = mapping.n
+        steps = self.finite_difference_step
+        if steps.size not in (1, n):
+            raise ValueError(f"finite_difference_step must be a number or have {n} entries, got {steps.size}")
+        has_gradient = problem.has_gradient()
+        derivative_mode = 1 if has_gradient else 2
+        if self.check_gradient and has_gradient:
+            derivative_mode = -1
+        xe, y, finopt, iterations, fitness_calls, gradient_calls = _core.optimize(
+            mapping.engine_point(x0),
+            mapping.output_types,
+            mapping.fitness,
+            mapping.gradient if has_gradient else None,
+            lower=mapping.engine_lower,
+            upper=mapping.engine_upper,
+            tolerances=mapping.tolerances,
+            priorities=mapping.engine_priorities(self.constraint_priorities, self.bounds_to_constraints),
+            variable_scales=np.asarray(self.variable_scaling_factors or np.ones(n), dtype=float),
+            variable_types=np.asarray(self.variable_types or np.zeros(n), dtype=np.intc),
+            derivative_mode=derivative_mode,
+            difference_steps=np.broadcast_to(steps, (n,)).astype(float),
+            max_iterations=self.max_iterations,
+            max_correction_iterations=self.max_correction_iterations,
+            max_distance=self.max_distance_per_iteration,
+            probe_distance=self.perturbation_for_snd_order_derivatives,
+            method=self.optimization_method,
+            log_level=self.log_level,
+            log=_engine_log if self.log_level else None,
+        )
+        x = mapping.problem_point(xe)
+        f = mapping.pygmo_fitness(y)
+        tolerances = mapping.constraint_tolerances
+        if not pygmo.compare_fc(population.get_f()[index], f, mapping.nec, tolerances):
+            population.set_xf(index, x, f)
+        violated, norm = violation_summary(f, mapping.nec, tolerances)
+        self._log = log.rows
+        self._last_result = {
+            "x": x, "f": f, "finopt": int(finopt), "iterations": int(iterations),
+            "fitness_evaluations": int(fitness_calls), "gradient_evaluations": int(gradient_calls),
+            "violated": violated, "violation_norm": norm, "nec": mapping.nec,
+            "con_tol": tolerances, "has_gradient": has_gradient,
+        }
+        return population
+
+    # -- validation -------------------------------------------------------------------------
+    def _validate(self, population: pygmo.population, problem: pygmo.problem) -> None:
+        n = problem.get_nx()
+        if len(population) == 0:
+            raise ValueError("the population is empty: optgra needs at least one individual to start from")
+        if problem.get_nobj() > 1:
+            raise ValueError(f"optgra solves single-objective problems; this one has {problem.get_nobj()} objectives")
+        if problem.is_stochastic():
+            raise ValueError("optgra cannot optimise a stochastic problem")
+        if self.variable_scaling_factors and len(self.variable_scaling_factors) != n:
+            raise ValueError(
+                f"variable_scaling_factors has {len(self.variable_scaling_factors)} entries, expected {n} (one per variable)"
+            )
+        if self.variable_types and len(self.variable_types) != n:
+            raise ValueError(f"variable_types has {len(self.variable_types)} entries, expected {n} (one per variable)")
+        if self.constraint_priorities:
+            lower, upper = (np.asarray(b, dtype=float) for b in problem.get_bounds())
+            from ._mapping import finite_bound_mask
+
+            n_bounds = int(finite_bound_mask(lower).sum() + finite_bound_mask(upper).sum()) if self.bounds_to_constraints else 0
+            expected = 1 + problem.get_nc() + n_bounds
+            if len(self.constraint_priorities) != expected:
+                raise ValueError(
+                    f"constraint_priorities has {len(self.constraint_priorities)} entries, expected {expected} "
+                    f"(the {problem.get_nc()} constraints, {n_bounds} bound constraints and the objective)"
+                )
+        make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
+        nix = problem.get_nix()
+        if nix:
+            types = self.variable_types or [0] * n
+            free_integers = [i for i in range(n - nix, n) if types[i] != 1]
+            if free_integers:
+                raise ValueError(
+                    f"optgra does not handle integer variables; variables {free_integers} are integer and "
+                    "free (fix them with variable_types)"
+                )
+
+
+optimize = optgra
