@@ -18,7 +18,7 @@ module optgra_correction
    implicit none
    private
 
-   public :: correction_phase, measure_violation
+   public :: correction_phase, measure_violation, total_violation
 
    integer, parameter :: MAX_CHORD_PASSES = 10
    !> A violation farther than this many radii away (in the linear model) is hopeless.
@@ -30,9 +30,23 @@ module optgra_correction
 
 contains
 
-   !> Total violation (sum |c_j|) and linear distance to feasibility (sum |c_j| / |G_j|) of the
-   !> constraints violated by more than one tolerance.  unsatisfiable > 0 names a violated
-   !> constraint whose gradient over the free variables is zero.
+   !> True where a constraint is violated by more than one tolerance.
+   elemental logical function violated(kind, c)
+      integer, intent(in) :: kind
+      real(dp), intent(in) :: c
+      violated = kind /= TYPE_IGNORED .and. (c < -1.0_dp .or. (kind == TYPE_EQUALITY .and. c > 1.0_dp))
+   end function violated
+
+   !> Sum of |c_j| over the constraints violated by more than one tolerance.
+   pure real(dp) function total_violation(kind, c)
+      integer, intent(in) :: kind(:)
+      real(dp), intent(in) :: c(:)
+      total_violation = sum(abs(c), mask=violated(kind, c))
+   end function total_violation
+
+   !> Total violation and linear distance to feasibility (sum |c_j| / |G_j|) of the constraints
+   !> violated by more than one tolerance.  unsatisfiable > 0 names a violated constraint whose
+   !> gradient over the free variables is zero.
    pure subroutine measure_violation(kind, c, gradient_norm, violation, distance, unsatisfiable)
       integer, intent(in) :: kind(:)
       real(dp), intent(in) :: c(:), gradient_norm(:)
@@ -40,18 +54,15 @@ contains
       integer, intent(out) :: unsatisfiable
       integer :: j
 
-      violation = 0.0_dp
+      violation = total_violation(kind, c)
       distance = 0.0_dp
       unsatisfiable = 0
       do j = 1, size(kind)
-         if (kind(j) == TYPE_IGNORED) cycle
-         if (c(j) < -1.0_dp .or. (kind(j) == TYPE_EQUALITY .and. c(j) > 1.0_dp)) then
-            violation = violation + abs(c(j))
-            if (gradient_norm(j) == 0.0_dp) then
-               unsatisfiable = j
-            else
-               distance = distance + abs(c(j)) / gradient_norm(j)
-            end if
+         if (.not. violated(kind(j), c(j))) cycle
+         if (gradient_norm(j) == 0.0_dp) then
+            unsatisfiable = j
+         else
+            distance = distance + abs(c(j)) / gradient_norm(j)
          end if
       end do
    end subroutine measure_violation

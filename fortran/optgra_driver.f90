@@ -20,6 +20,9 @@ module optgra_driver
 
    public :: execute
 
+   !> The step radius never shrinks below this fraction of max_distance.
+   real(dp), parameter :: MIN_RADIUS_FRACTION = 1.0e-12_dp
+
 contains
 
    !> Optimise from x_raw.  On return x_raw is the result, y_raw the raw outputs there (engine
@@ -31,7 +34,9 @@ contains
       real(dp), intent(inout) :: x_raw(:)
       real(dp), intent(out) :: y_raw(:)
       integer, intent(out) :: result, iterations, info
-      real(dp), allocatable :: x_best(:), c_best(:), raw_best(:)
+      real(dp), allocatable :: x_best(:), c_best(:), raw_best(:), step_origin(:)
+      real(dp) :: origin_merit
+      logical :: judging
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
       integer :: k, first_feasible, divergence, stagnation, weight, guard
       integer :: max_iterations, max_correction, max_optimisation, max_divergence, max_stagnation
@@ -60,6 +65,10 @@ contains
          mem%previous_gradient = 0.0_dp
          mem%previous_status = 0
          mem%reference_point = st%x
+         mem%radius = p%max_distance
+         judging = .false.
+         origin_merit = 0.0_dp
+         step_origin = st%x
          x_best = st%x
          c_best = st%c
          raw_best = y_raw
@@ -84,6 +93,18 @@ contains
             call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
                                       st%full_jacobian, st%sensitivity_mode == -1)
             if (st%evaluator%status /= STATUS_OK) exit
+            if (judging) then
+               judging = .false.
+               if (.not. step_accepted()) then
+                  ! Go back to where the step started, with a smaller radius.
+                  st%x = step_origin
+                  mem%previous_status = 0
+                  mem%previous_direction = 0.0_dp
+                  call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
+                                            st%full_jacobian, st%sensitivity_mode == -1)
+                  if (st%evaluator%status /= STATUS_OK) exit
+               end if
+            end if
             mem%previous_reference = merge(st%x, mem%reference_point, k == 1)
             mem%reference_point = st%x
             mem%reference_values = st%c
@@ -97,6 +118,12 @@ contains
                call log_message(st%log, 2, line)
             end if
             if (.not. finished) then
+               ! An iteration that cannot move would repeat itself: stop.
+               if (mem%moved == 0.0_dp) then
+                  result = merge(RESULT_NOT_MATCHED, RESULT_MATCHED, first_feasible == 0)
+                  if (first_feasible /= 0) st%x = x_best
+                  exit
+               end if
                ! Diverging: the mean distance to feasibility grows over max_divergence iterations.
                mem%previous_status = 0
                divergence = divergence + 1
@@ -128,8 +155,11 @@ contains
                exit
             end if
 
+            step_origin = st%x
+            origin_merit = st%c(m + 1)
             call optimisation_phase(st, finished)
             if (st%evaluator%status /= STATUS_OK) exit
+            judging = mem%step_length > 0.0_dp .and. mem%predicted_gain > 0.0_dp
             if (.not. finished .or. mem%moved /= 0.0_dp) cycle
             result = RESULT_OPTIMAL
             exit
@@ -154,6 +184,33 @@ contains
             call log_message(st%log, 1, line)
          end if
       end associate
+
+   contains
+
+      !> Compare the merit gain of the last optimisation step with its model's prediction.  A
+      !> step that gains less than a tenth of the prediction shrinks the radius to a quarter of
+      !> the step, and is rejected when it lost merit; one that achieved three quarters of the
+      !> prediction at the full radius doubles the radius again.
+      logical function step_accepted() result(accepted)
+         real(dp) :: gain
+
+         associate (mem => st%memory, p => st%problem)
+            gain = st%c(p%m + 1) - origin_merit
+            accepted = .true.
+            if (gain < 0.1_dp * mem%predicted_gain) then
+               mem%radius = max(0.25_dp * mem%step_length, MIN_RADIUS_FRACTION * p%max_distance)
+               accepted = gain > 0.0_dp
+            else if (gain > 0.75_dp * mem%predicted_gain .and. mem%step_length > 0.9_dp * mem%radius) then
+               mem%radius = min(2.0_dp * mem%radius, p%max_distance)
+            end if
+            if (log_enabled(st%log, 2)) then
+               write (line, '(a,es11.3,a,es11.3,a,l1,a,es11.3)') 'step gain ', gain, ' predicted ', &
+                  mem%predicted_gain, ' accepted ', accepted, ' radius ', mem%radius
+               call log_message(st%log, 2, line)
+            end if
+         end associate
+      end function step_accepted
+
    end subroutine execute
 
 end module optgra_driver

@@ -23,6 +23,8 @@ module optgra_optimisation
    public :: optimisation_phase
 
    integer, parameter :: MAX_REFINEMENTS = 998
+   !> Curvature probes per direction: the first at the probe distance, then at the model's step.
+   integer, parameter :: MAX_PROBE_REFINEMENTS = 3
    integer, parameter :: OUTCOME_MAXIMUM = 1, OUTCOME_LIMIT = 2, OUTCOME_CONSTRAINT = 3
 
 contains
@@ -31,10 +33,10 @@ contains
       type(engine_state), intent(inout), target :: st
       logical, intent(out) :: finished
       real(dp) :: g(st%problem%n), d(st%problem%n), d_minus(st%problem%n)
-      real(dp) :: second_order(st%problem%n), probe_values(st%problem%m + 1), q(st%problem%m + 1)
+      real(dp) :: second_order(st%problem%n), q(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
-      real(dp) :: dg, big_d, theta, beta, sigma, a, b, t, u, reach, rate, best, slope
-      integer :: m, n, merit, i, j, pass, hit, outcome, probe
+      real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, rate, best, probe_step
+      integer :: m, n, merit, i, j, pass, hit, outcome, probe, refinement
       logical :: conjugate, accepted
       character(len=200) :: line
 
@@ -44,8 +46,11 @@ contains
       finished = .false.
       g = 0.0_dp
       d = 0.0_dp
+      st%memory%step_length = 0.0_dp
+      st%memory%predicted_gain = 0.0_dp
       associate (f => st%factor, gj => st%jacobian, kind => st%problem%kind, &
-                 radius => st%problem%max_distance, x_ref => st%memory%reference_point, &
+                 radius => st%memory%radius, full_radius => st%problem%max_distance, &
+                 x_ref => st%memory%reference_point, &
                  c_ref => st%memory%reference_values)
          call factor_reset(f, gj, kind, st%memory%previous_direction, st%memory%previous_gradient)
 
@@ -70,11 +75,10 @@ contains
 
             ! g = grad c_merit + sum nu_i grad c_{a_i}, the projected merit gradient.
             g = gj(:, merit) + active_combination(f, gj, nu)
-            if (dg * radius <= 1.0_dp) then
+            if (dg * full_radius <= 1.0_dp) then
                finished = .true.
                exit steps
             end if
-            if (.false. .and. linear_prestep()) cycle steps
 
             call choose_direction(theta, beta)
             conjugate = theta /= 1.0_dp .or. beta /= 0.0_dp
@@ -85,31 +89,23 @@ contains
                   finished = .true.
                   exit steps
                end if
-               reach = ball_step(st%x - x_ref, d, radius) * big_d
-               ! Second directional derivatives along d from one probe at x_ref + sigma d.
-               ! A zero probe step means a linear model (q = 0).
-               q = 0.0_dp
-               if (st%problem%probe_distance > 0.0_dp) then
-                  sigma = st%problem%probe_distance / big_d
-                  call evaluate_values(st%problem, st%evaluator, x_ref + sigma * d, probe_values)
+               ! Model along d; when its maximum lies well inside the probe distance, probe again
+               ! there so that the curvature is a secant over the step actually taken.
+               probe_step = st%problem%probe_distance
+               do refinement = 1, MAX_PROBE_REFINEMENTS
+                  call quadratic_model(probe_step)
                   if (st%evaluator%status /= STATUS_OK) exit steps
-                  do j = 1, m + 1
-                     q(j) = 2.0_dp * (probe_values(j) - c_ref(j) - sigma * dot_product(gj(:, j), d)) / sigma**2
-                  end do
-                  where (kind == TYPE_IGNORED) q = 0.0_dp
-               end if
-               w = forward_solve(f, q(f%list(1:f%count)))
-               second_order = active_combination(f, gj, backward_solve(f, w))
-               a = dot_product(gj(:, merit), d) / big_d
-               b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
-               if (b < 0.0_dp .and. -a / (2.0_dp * b) < radius) then
-                  t = -a / (2.0_dp * b)
-                  outcome = OUTCOME_MAXIMUM
-               else
-                  t = radius
-                  outcome = OUTCOME_LIMIT
-               end if
-               ! Converged when the model gains at most one tolerance within the radius.
+                  if (b < 0.0_dp .and. -a / (2.0_dp * b) < full_radius) then
+                     t = -a / (2.0_dp * b)
+                     outcome = OUTCOME_MAXIMUM
+                  else
+                     t = full_radius
+                     outcome = OUTCOME_LIMIT
+                  end if
+                  if (outcome /= OUTCOME_MAXIMUM .or. t >= 0.25_dp * probe_step) exit
+                  probe_step = t
+               end do
+               ! Converged when the model gains at most one tolerance within the full radius.
                if (abs(a * t + b * t**2) > 1.0_dp) exit probes
                if (.not. conjugate) then
                   finished = .true.
@@ -119,6 +115,8 @@ contains
                beta = 0.0_dp
                conjugate = .false.
             end do probes
+            ! The step itself stays inside the current (adaptive) radius around x_ref.
+            reach = ball_step(st%x - x_ref, d, radius) * big_d
             if (t > reach) then
                t = reach
                outcome = OUTCOME_LIMIT
@@ -144,6 +142,8 @@ contains
             end if
             st%x = st%x + u * d - 0.5_dp * u**2 * second_order
             st%memory%moved = st%memory%moved + t
+            st%memory%step_length = st%memory%step_length + t
+            st%memory%predicted_gain = st%memory%predicted_gain + a * t + b * t**2
             if (outcome /= OUTCOME_CONSTRAINT) then
                finished = outcome == OUTCOME_MAXIMUM .and. st%sensitivity_mode /= 0
                exit steps
@@ -161,6 +161,33 @@ contains
       end associate
 
    contains
+
+      !> Second directional derivatives q_j along d from one value-only probe at distance
+      !> probe_step from x_ref (q = 0 for a zero probe step), the second-order path correction
+      !> A^+ q_A and the merit model dm(t) = a t + b t^2.
+      subroutine quadratic_model(probe_step)
+         real(dp), intent(in) :: probe_step
+         real(dp) :: sigma, probe_values(st%problem%m + 1)
+         integer :: jj
+
+         q = 0.0_dp
+         if (probe_step > 0.0_dp) then
+            sigma = probe_step / big_d
+            call evaluate_values(st%problem, st%evaluator, st%memory%reference_point + sigma * d, probe_values)
+            if (st%evaluator%status /= STATUS_OK) return
+            do jj = 1, m + 1
+               q(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
+                                 - sigma * dot_product(st%jacobian(:, jj), d)) / sigma**2
+            end do
+            where (st%problem%kind == TYPE_IGNORED) q = 0.0_dp
+         end if
+         associate (f => st%factor)
+            w = forward_solve(f, q(f%list(1:f%count)))
+            second_order = active_combination(f, st%jacobian, backward_solve(f, w))
+            a = dot_product(st%jacobian(:, merit), d) / big_d
+            b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
+         end associate
+      end subroutine quadratic_model
 
       !> Curvature of output j along the second-order path: q_j - g_j A^+ q_A.
       real(dp) function path_curvature(jj)
@@ -218,39 +245,6 @@ contains
             end do
          end associate
       end function refine_active_set
-
-      !> Move linearly along g to the nearest passive constraint, when it is close (within a
-      !> tenth of the radius, or active at the end of the last step) and inside the ball.
-      logical function linear_prestep() result(moved)
-         real(dp) :: t_hit, distance
-         integer :: nearest
-
-         moved = .false.
-         t_hit = huge(1.0_dp)
-         nearest = 0
-         do j = 1, m
-            if (st%factor%status(j) /= STATUS_PASSIVE) cycle
-            rate = null_dot(st%factor, j, merit)
-            if (rate == 0.0_dp) cycle
-            t = -st%c(j) * dg / rate
-            if (t > 0.0_dp .and. t < t_hit) then
-               t_hit = t
-               nearest = j
-            end if
-         end do
-         if (nearest == 0) return
-         distance = norm2(st%x - st%memory%reference_point + t_hit / dg * g)
-         if (distance > st%problem%max_distance) return
-         if (st%memory%previous_status(nearest) <= 0 .and. distance > 0.1_dp * st%problem%max_distance) return
-         st%x = st%x + t_hit / dg * g
-         st%memory%moved = st%memory%moved + t_hit
-         do j = 1, m + 1
-            if (st%factor%status(j) > 0 .or. st%factor%status(j) == STATUS_IGNORED) cycle
-            st%c(j) = st%c(j) + t_hit * null_dot(st%factor, j, merit) / dg
-         end do
-         st%c(nearest) = 0.0_dp
-         moved = .true.
-      end function linear_prestep
 
       !> theta and beta of d = theta g + beta d_minus for the configured method, with the
       !> previous direction and gradient projected onto the current null space.  Falls back to

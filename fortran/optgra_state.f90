@@ -19,6 +19,9 @@ module optgra_state
       real(dp), allocatable :: previous_gradient(:)   ! (n) last projected merit gradient g
       integer, allocatable :: previous_status(:)      ! (m) statuses at the end of the last step
       real(dp) :: moved = 0.0_dp                      ! distance moved in this iteration
+      real(dp) :: radius = 0.0_dp                     ! current step radius (<= max_distance)
+      real(dp) :: step_length = 0.0_dp                ! length of the last optimisation step
+      real(dp) :: predicted_gain = 0.0_dp             ! merit gain its model predicted
    end type iteration_memory
 
    type :: engine_state

@@ -13,16 +13,16 @@ A bound counts as finite when ``|b| < 1e295``.  Tolerances are the problem's ``c
 entry means :data:`DEFAULT_CONSTRAINT_TOLERANCE`), then ``bound_constraints_tolerance`` for every
 bound row, then ``merit_function_threshold``.
 
-With a Khan transform the engine works on ``xe`` with ``x = khan.eval(xe)`` always inside the box;
-the bound rows are then identically satisfied and are left out, and the chain rule
-``df/dxe = df/dx * dx/dxe`` is applied at ``xe``.
+With a Khan transform the engine works on ``xe`` with ``x = khan.eval(xe)`` inside the box; the
+bound rows are then formed here, in problem space (``x(xe) - lb`` with gradient ``dx/dxe``), and
+the chain rule ``df/dxe = df/dx * dx/dxe`` is applied at ``xe``.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import pygmo
@@ -135,10 +135,16 @@ class EngineProblem:
         self.log = log if log is not None else EvaluationLog()
         self.constraint_tolerances = effective_tolerances(problem)
 
-        rows = bounds_to_constraints and khan is None
-        self.engine_lower = np.where(rows & finite_bound_mask(lower), lower, -np.inf)
-        self.engine_upper = np.where(rows & finite_bound_mask(upper), upper, np.inf)
-        self.n_bound_rows = int(np.isfinite(self.engine_lower).sum() + np.isfinite(self.engine_upper).sum())
+        lower_rows = finite_bound_mask(lower) & bounds_to_constraints
+        upper_rows = finite_bound_mask(upper) & bounds_to_constraints
+        self.n_bound_rows = int(lower_rows.sum() + upper_rows.sum())
+        # Without Khan the engine forms the bound rows from the bounds it is given; with Khan they
+        # are delivered by the callbacks, after the problem's constraints.
+        engine_rows = khan is None
+        self.engine_lower = np.where(lower_rows & engine_rows, lower, -np.inf)
+        self.engine_upper = np.where(upper_rows & engine_rows, upper, np.inf)
+        self._khan_lower = np.nonzero(lower_rows)[0] if khan is not None else np.empty(0, dtype=np.intp)
+        self._khan_upper = np.nonzero(upper_rows)[0] if khan is not None else np.empty(0, dtype=np.intp)
         self.m = self.m_user + self.n_bound_rows
         self.output_types = np.array(
             [0] * self.nec + [-1] * self.nic + [1] * self.n_bound_rows + [-1], dtype=np.intc
@@ -152,10 +158,10 @@ class EngineProblem:
     # -- points -----------------------------------------------------------------------------
     def problem_point(self, xe: np.ndarray) -> np.ndarray:
         """The problem-space point where the user is evaluated for engine point ``xe``."""
-        x = self.khan.eval(xe) if self.khan is not None else np.array(xe, dtype=float)
-        if self.force_bounds:
-            x = np.clip(x, self.lower, self.upper)
-        return x
+        if self.khan is not None:  # tanh's image is 0.1% wider than the box: clip it
+            return np.clip(self.khan.eval(xe), self.lower, self.upper)
+        x = np.array(xe, dtype=float)
+        return np.clip(x, self.lower, self.upper) if self.force_bounds else x
 
     def engine_point(self, x: np.ndarray) -> np.ndarray:
         """The engine point of problem-space start ``x``."""
@@ -168,7 +174,11 @@ class EngineProblem:
         f = self.problem.fitness(x)
         self._check_finite(f, x, "fitness")
         self.log.record(f, self.nec, self.constraint_tolerances)
-        return np.roll(f, -1)
+        if self.khan is None:
+            return np.roll(f, -1)
+        x = self.khan.eval(xe)
+        bounds = [x[self._khan_lower] - self.lower[self._khan_lower], self.upper[self._khan_upper] - x[self._khan_upper]]
+        return np.concatenate([f[1:], *bounds, f[:1]])
 
     def gradient(self, xe: np.ndarray) -> np.ndarray:
         """Engine-order Jacobian, shape (m_user + 1, n), at engine point ``xe``."""
@@ -176,9 +186,14 @@ class EngineProblem:
         jacobian = np.zeros((1 + self.m_user, self.n))
         jacobian[self._gradient_rows, self._gradient_cols] = self.problem.gradient(x)
         self._check_finite(jacobian, x, "gradient")
-        if self.khan is not None:
-            jacobian *= np.diag(self.khan.eval_grad(xe))
-        return np.roll(jacobian, -1, axis=0)
+        if self.khan is None:
+            return np.roll(jacobian, -1, axis=0)
+        dx = np.diag(self.khan.eval_grad(xe))
+        bound_rows = np.zeros((self.n_bound_rows, self.n))
+        n_lower = self._khan_lower.size
+        bound_rows[np.arange(n_lower), self._khan_lower] = dx[self._khan_lower]
+        bound_rows[n_lower + np.arange(self._khan_upper.size), self._khan_upper] = -dx[self._khan_upper]
+        return np.concatenate([jacobian[1:] * dx, bound_rows, jacobian[:1] * dx])
 
     def _check_finite(self, values: np.ndarray, x: np.ndarray, what: str) -> None:
         finite = np.isfinite(values)
@@ -193,20 +208,21 @@ class EngineProblem:
         """The pygmo fitness vector [objective, eq, ineq] from the engine's outputs ``y``."""
         return np.concatenate([[y[self.m]], y[: self.m_user]])
 
-    def n_reference_bound_rows(self, bounds_to_constraints: bool) -> int:
-        """Bound rows as the reference counts them for ``constraint_priorities``."""
-        if not bounds_to_constraints:
-            return 0
-        return int(finite_bound_mask(self.lower).sum() + finite_bound_mask(self.upper).sum())
+    def is_at_least_as_good(self, x_new: np.ndarray, f_new: np.ndarray, x_old: np.ndarray, f_old: np.ndarray) -> bool:
+        """pygmo's feasibility-first comparison, with the box bounds counted as inequalities
+        (a point outside the box is not a solution, whether or not bounds become constraints)."""
+        lower = np.nonzero(finite_bound_mask(self.lower))[0]
+        upper = np.nonzero(finite_bound_mask(self.upper))[0]
 
-    def engine_priorities(self, priorities: Sequence[int], bounds_to_constraints: bool) -> np.ndarray:
-        """Engine priorities from the reference layout [constraints, bound rows, merit]."""
+        def extended(x: np.ndarray, f: np.ndarray) -> np.ndarray:
+            return np.concatenate([f, self.lower[lower] - x[lower], x[upper] - self.upper[upper]])
+
+        bound_tolerance = self.tolerances[self.m_user] if self.n_bound_rows else DEFAULT_CONSTRAINT_TOLERANCE
+        tolerances = np.concatenate([self.constraint_tolerances, np.full(lower.size + upper.size, bound_tolerance)])
+        return not pygmo.compare_fc(extended(x_old, f_old), extended(x_new, f_new), self.nec, tolerances)
+
+    def engine_priorities(self, priorities: Sequence[int]) -> np.ndarray:
+        """Engine priorities (reference layout: constraints, bound rows, merit); default all 1."""
         if len(priorities) == 0:
             return np.ones(self.m + 1, dtype=np.intc)
-        p = np.asarray(priorities, dtype=np.intc)
-        if self.n_bound_rows == 0 and self.n_reference_bound_rows(bounds_to_constraints) > 0:
-            p = np.concatenate([p[: self.m_user], p[-1:]])  # Khan: bound rows are not formed
-        return p
-
-
-CallbackPair = Tuple[Callable[[np.ndarray], np.ndarray], Optional[Callable[[np.ndarray], np.ndarray]]]
+        return np.asarray(priorities, dtype=np.intc)

@@ -223,7 +223,7 @@ class optgra:
             lower=mapping.engine_lower,
             upper=mapping.engine_upper,
             tolerances=mapping.tolerances,
-            priorities=mapping.engine_priorities(self.constraint_priorities, self.bounds_to_constraints),
+            priorities=mapping.engine_priorities(self.constraint_priorities),
             variable_scales=np.asarray(self.variable_scaling_factors or np.ones(n), dtype=float),
             variable_types=np.asarray(self.variable_types or np.zeros(n), dtype=np.intc),
             derivative_mode=derivative_mode,
@@ -239,7 +239,7 @@ class optgra:
         x = mapping.problem_point(xe)
         f = mapping.pygmo_fitness(y)
         tolerances = mapping.constraint_tolerances
-        if not pygmo.compare_fc(population.get_f()[index], f, mapping.nec, tolerances):
+        if mapping.is_at_least_as_good(x, f, x0, population.get_f()[index]):
             population.set_xf(index, x, f)
         violated, norm = violation_summary(f, mapping.nec, tolerances)
         self._log = log.rows

@@ -1,0 +1,28 @@
+# Two entry points for a newcomer (see README.md): `make demo` and `make test`.
+# Both install what is missing: gfortran from the system package manager, Python packages
+# from PyPI into .venv, and build pyoptgra itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SOURCES := $(shell find fortran cpp_wrapper pyoptgra -type f -not -name '*.pyc') CMakeLists.txt pyproject.toml
+
+.PHONY: demo test setup clean
+
+demo: $(VENV)/.built
+	$(PY) examples/demo.py
+
+test: $(VENV)/.built
+	$(PY) -m pytest
+
+setup: $(VENV)/.built
+
+$(VENV)/.built: $(SOURCES)
+	@command -v gfortran >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y gfortran; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet ".[test]"
+	@touch $@
+
+clean:
+	rm -rf build $(VENV)

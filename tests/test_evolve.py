@@ -1,0 +1,201 @@
+"""evolve: validation, the problem mapping, write-back and reporting (SPEC 1.3-1.8, 6.2-6.6, 6.19)."""
+
+import numpy as np
+import pygmo
+import pytest
+
+import pyoptgra
+from problems import BoxLinear
+
+
+def one_individual(udp, x0):
+    population = pygmo.population(pygmo.problem(udp))
+    population.push_back(x0)
+    return population
+
+
+def test_empty_population():
+    with pytest.raises(ValueError, match="empty"):
+        pyoptgra.optgra().evolve(pygmo.population(pygmo.problem(pygmo.rosenbrock(2))))
+
+
+def test_multi_objective():
+    with pytest.raises(ValueError, match="objective"):
+        pyoptgra.optgra().evolve(pygmo.population(pygmo.problem(pygmo.zdt(1, 5)), 1, seed=1))
+
+
+def test_stochastic():
+    with pytest.raises(ValueError, match="stochastic"):
+        pyoptgra.optgra().evolve(pygmo.population(pygmo.problem(pygmo.inventory(2, 5)), 1, seed=1))
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"variable_scaling_factors": [1.0] * 29}, "variable_scaling_factors"),
+        ({"variable_types": [0] * 29}, "variable_types"),
+        ({"constraint_priorities": [1, 1]}, "constraint_priorities"),
+    ],
+)
+def test_length_mismatches(kwargs, word):
+    population = pygmo.population(pygmo.problem(pygmo.schwefel(30)), 1, seed=1)
+    with pytest.raises(ValueError, match=word):
+        pyoptgra.optgra(**kwargs).evolve(population)
+
+
+def test_correct_lengths_work_and_improve_schwefel():
+    population = pygmo.population(pygmo.problem(pygmo.schwefel(30)), 1, seed=1)
+    before = population.champion_f[0]
+    population = pyoptgra.optgra(variable_scaling_factors=[1.0] * 30, constraint_priorities=[1] * 61).evolve(population)
+    assert population.champion_f[0] < before
+
+
+def test_rosenbrock_with_gradient_improves():
+    population = pygmo.population(pygmo.problem(pygmo.rosenbrock(30)), 1, seed=1)
+    before = population.champion_f[0]
+    population = pyoptgra.optgra().evolve(population)
+    assert population.champion_f[0] < before
+
+
+@pytest.mark.parametrize("option", ["foo", 2, "triangle", "trianglex"])
+def test_invalid_khan_option(option):
+    population = pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=1)
+    with pytest.raises(ValueError, match="Khan|khan"):
+        pyoptgra.optgra(khan_bounds=option).evolve(population)
+
+
+def test_nan_start_point_names_the_variable():
+    population = one_individual(pygmo.rosenbrock(3), [0.5, np.nan, 0.5])
+    with pytest.raises(ValueError, match=r"\[1\]"):
+        pyoptgra.optgra().evolve(population)
+
+
+def test_integer_variables_are_rejected_unless_fixed():
+    class Mixed:
+        def fitness(self, x):
+            return [(x[0] - 0.3) ** 2 + (x[1] - 2) ** 2]
+
+        def get_bounds(self):
+            return ([-5, -5], [5, 5])
+
+        def get_nix(self):
+            return 1
+
+    with pytest.raises(ValueError, match="integer"):
+        pyoptgra.optgra().evolve(one_individual(Mixed(), [1.0, 1.0]))
+    population = pyoptgra.optgra(variable_types=[0, 1]).evolve(one_individual(Mixed(), [1.0, 2.0]))
+    assert population.get_x()[0] == pytest.approx([0.3, 2.0], abs=1e-4)
+
+
+def test_box_bounds_as_constraints():
+    population = one_individual(BoxLinear(), [-0.5, 1.5])
+    with pytest.raises(ValueError, match="constraint_priorities"):
+        pyoptgra.optgra(constraint_priorities=[1] * 5).evolve(population)
+    x = pyoptgra.optgra(constraint_priorities=[1] * 3).evolve(population).get_x()[0]
+    assert x[0] >= -1e-6 and x[1] <= 1 + 1e-6
+    x = pyoptgra.optgra(bound_constraints_tolerance=1e-20).evolve(one_individual(BoxLinear(), [-0.5, 1.5])).get_x()[0]
+    assert x[0] >= -1e-20 and x[1] <= 1 + 1e-20
+
+
+def test_zero_c_tol_means_1e_6_not_1():
+    """pygmo's default c_tol = 0 must not accept violations below 1 (the reference's defect)."""
+
+    class Tiny:
+        def fitness(self, x):
+            return [x[0] ** 2 + x[1] ** 2, x[0] + x[1] - 0.5, 0.5 - x[0]]
+
+        def get_bounds(self):
+            return ([-np.inf] * 2, [np.inf] * 2)
+
+        def get_nec(self):
+            return 1
+
+        def get_nic(self):
+            return 1
+
+    population = pyoptgra.optgra().evolve(one_individual(Tiny(), [0.0, 0.0]))
+    assert population.get_x()[0] == pytest.approx([0.5, 0.0], abs=1e-6)
+
+
+def test_small_objective_is_optimised_not_declared_converged():
+    """An objective whose whole attainable gain is below 1 is still minimised."""
+
+    class Small:
+        def fitness(self, x):
+            return [1e-3 * ((x[0] - 3) ** 2 + (x[1] + 1) ** 2)]
+
+        def get_bounds(self):
+            return ([-np.inf] * 2, [np.inf] * 2)
+
+        def gradient(self, x):
+            return [2e-3 * (x[0] - 3), 2e-3 * (x[1] + 1)]
+
+    x = pyoptgra.optgra().evolve(one_individual(Small(), [0.0, 0.0])).get_x()[0]
+    assert x == pytest.approx([3.0, -1.0], abs=1e-2)
+
+
+def test_unconstrained_gradient_problem_without_bound_rows():
+    population = pyoptgra.optgra(bounds_to_constraints=False).evolve(pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=3))
+    assert population.champion_f[0] < 1e-3
+
+
+def test_population_never_gets_worse():
+    """A run stopped after one iteration from a good start must not overwrite it with a worse point."""
+    population = pygmo.population(pygmo.problem(pygmo.hock_schittkowski_71()))
+    population.push_back([1.0, 4.743, 3.82115, 1.37941])
+    before = population.get_f()[0].copy()
+    population = pyoptgra.optgra(max_iterations=0).evolve(population)
+    assert population.get_f()[0][0] <= before[0] + 1e-12
+
+
+def test_force_bounds_keeps_evaluations_in_the_box():
+    seen = []
+
+    class Recording(BoxLinear):
+        def fitness(self, x):
+            seen.append(np.array(x))
+            return super().fitness(x)
+
+    pyoptgra.optgra().evolve(one_individual(Recording(), [-0.5, 1.5]))
+    assert any(x[0] < 0 or x[1] > 1 for x in seen)
+    population = one_individual(Recording(), [-0.5, 1.5])
+    seen.clear()
+    population = pyoptgra.optgra(force_bounds=True, bounds_to_constraints=False).evolve(population)
+    assert all(x[0] >= 0 and x[1] <= 1 for x in seen)
+    x = population.get_x()[0]
+    assert x[0] >= 0 and x[1] <= 1
+
+
+@pytest.mark.parametrize("option", [True, "sin", "tanh", "triangle4"])
+def test_khan_bounds_keep_evaluations_in_the_box(option):
+    seen = []
+
+    class Recording:
+        def fitness(self, x):
+            seen.append(np.array(x))
+            return [(x[0] + 2.0) ** 2 + (x[1] - 0.3) ** 2]
+
+        def get_bounds(self):
+            return ([0.0, 0.0], [1.0, 1.0])
+
+    x = pyoptgra.optgra(khan_bounds=option).evolve(one_individual(Recording(), [0.5, 0.5])).get_x()[0]
+    assert all(np.all(s >= 0) and np.all(s <= 1) for s in seen)
+    assert x[1] == pytest.approx(0.3, abs=1e-3) and x[0] <= 0.05
+
+
+def test_name_extra_info_and_verbosity(capsys):
+    algo = pyoptgra.optgra()
+    assert algo.get_name() == "Optgra"
+    assert "no result" in algo.get_extra_info()
+    with pytest.raises(ValueError, match="log_level"):
+        pyoptgra.optgra(log_level=1).set_verbosity(1)
+    algo.set_verbosity(1)
+    population = pygmo.population(pygmo.problem(pygmo.hock_schittkowski_71()))
+    population.push_back([1.0, 5.0, 5.0, 1.0])
+    uda = pygmo.algorithm(algo)
+    uda.evolve(population)
+    info = uda.get_extra_info()
+    assert "iterations" in info and "Optimal Solution Found" in info
+    log = uda.extract(pyoptgra.optgra).get_log()
+    assert log and log[-1][4] is True and log[0][0] == 1
+    assert "fevals:" in capsys.readouterr().out

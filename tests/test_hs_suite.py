@@ -1,0 +1,77 @@
+"""The Hock-Schittkowski suite (tests/hs_problems.py), each problem from its published start.
+
+Success: every constraint satisfied to 1e-6 and the objective at most 1e-6 above the optimum
+reachable from the start (relative to max(1, |f*|)); it may lie below it by at most 1e-5, which the
+1e-6 constraint tolerance allows.  Default settings unless SETTINGS names a
+problem, with the reason.  NOT_YET_SOLVED lists the problems pyoptgra does not solve yet, with
+what goes wrong; its test fails as soon as one of them is solved, so the list stays true.
+"""
+
+import numpy as np
+import pygmo
+import pytest
+
+import hs_problems as H
+import pyoptgra
+
+SETTINGS = {
+    # The problem is undefined outside its box (log / fractional powers of negative numbers).
+    "hs112": dict(force_bounds=True),
+    # Variables of order 1e3 and 1e2: the problem needs variable scaling.
+    "hs106": dict(variable_scaling_factors=[1000, 1000, 1000, 100, 100, 100, 100, 100]),
+    # Flat (quartic) minima at f* = 0: a merit tolerance of 1e-6 stops within 1e-5 of f*.
+    "hs046": dict(merit_function_threshold=1e-9),
+    "hs049": dict(merit_function_threshold=1e-9),
+    # Equality constraints of magnitude 1e3 in sin/cos: feasibility needs longer correction moves.
+    "hs074": dict(max_correction_iterations=150, max_distance_per_iteration=1000),
+    "hs075": dict(max_correction_iterations=150, max_distance_per_iteration=1000),
+}
+
+NOT_YET_SOLVED = {
+    "hs033": "stops at the stationary point (0, 0, 2), f = -4, like SLSQP",
+    "hs038": "Wood function: f = 0.018 after 150 iterations",
+    "hs061": "dependent constraint gradients at the start x0 = 0: correction cannot move",
+    "hs104": "leaves the domain of its power functions (NaN), also with force_bounds",
+    "hs108": "converges to a non-optimal point (f = -0.675)",
+}
+
+
+def evaluate(cls, **settings):
+    """(solved, objective, violation) of one run from the published start."""
+    problem = pygmo.problem(H.get_problem(cls.name))
+    population = pygmo.population(problem)
+    population.push_back(np.clip(cls.x0, *problem.get_bounds()))
+    f = pyoptgra.optgra(**settings).evolve(population).get_f()[0]
+    violation = max([0.0, *np.abs(f[1 : 1 + cls.nec]), *np.maximum(f[1 + cls.nec :], 0.0)])
+    target = getattr(cls, "x0_local_f", None) or cls.f_star
+    scale = max(1.0, abs(target))
+    solved = violation <= 1e-6 and -1e-5 * scale <= f[0] - target <= 1e-6 * scale
+    return solved, f[0], violation
+
+
+@pytest.mark.parametrize("cls", [c for c in H.ALL_PROBLEMS if c.name not in NOT_YET_SOLVED], ids=lambda c: c.name)
+def test_reaches_the_published_optimum(cls):
+    solved, objective, violation = evaluate(cls, **SETTINGS.get(cls.name, {}))
+    assert solved, f"{cls.name}: f = {objective!r}, f* = {cls.f_star!r}, violation = {violation:.2e}"
+
+
+@pytest.mark.parametrize("name", sorted(NOT_YET_SOLVED))
+def test_not_yet_solved_list_is_true(name):
+    cls = type(H.get_problem(name))
+    try:
+        solved, _, _ = evaluate(cls, **SETTINGS.get(name, {}))
+    except ValueError:  # a non-finite output is reported, not hidden
+        return
+    assert not solved, f"{name} is solved now: remove it from NOT_YET_SOLVED"
+
+
+def test_pass_count_without_tuning():
+    """Report and guard the number solved with default settings."""
+    solved = 0
+    for cls in H.ALL_PROBLEMS:
+        try:
+            solved += evaluate(cls)[0]
+        except ValueError:
+            pass
+    print(f"\nHock-Schittkowski: {solved}/{len(H.ALL_PROBLEMS)} solved with default settings")
+    assert solved >= 66
