@@ -179,8 +179,8 @@ contains
             y_raw = st%evaluator%cached_outputs
          end if
          if (log_enabled(st%log, 1)) then
-            write (line, '(a,i0,a,i0,a,i0,a,i0)') 'result ', result, ' after ', k, ' iterations, ', &
-               st%evaluator%fitness_calls, ' fitness and gradient calls ', st%evaluator%gradient_calls
+            write (line, '(a,i0,a,i0,a,i0,a,i0,a)') 'result ', result, ' after ', k, ' iterations, ', &
+               st%evaluator%fitness_calls, ' fitness calls, ', st%evaluator%gradient_calls, ' gradient calls'
             call log_message(st%log, 1, line)
          end if
       end associate

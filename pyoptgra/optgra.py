@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -80,7 +81,8 @@ class optgra:
         optimization_method: 0 steepest descent, 1 modified spectral CG, 2 spectral CG,
             3 Fletcher-Reeves CG.
         log_level: detail of the engine log sent to the ``logging`` logger "pyoptgra" (0-4).
-        timeout_seconds: wall-clock limit of one evolve, or None.
+        timeout_seconds: wall-clock limit of one evolve, or None (accepted, not enforced yet: a
+            warning says so).
         finite_difference_step: raw step of the central differences used when the problem has
             no gradient, a number or one per variable (keyword-only).
         check_gradient: compare the problem's gradient with central differences at every
@@ -195,6 +197,8 @@ class optgra:
         """
         problem = population.problem
         self._validate(population, problem)
+        if self.timeout_seconds is not None:
+            warnings.warn("timeout_seconds is not enforced by this version of pyoptgra", RuntimeWarning, stacklevel=2)
         khan = make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
         log = EvaluationLog(interval=self.verbosity)
         mapping = EngineProblem(
