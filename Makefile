@@ -13,7 +13,7 @@ demo: $(VENV)/.built
 	$(PY) examples/demo.py
 
 test: $(VENV)/.built
-	$(PY) -m pytest
+	$(VENV)/bin/pytest
 
 setup: $(VENV)/.built
 
