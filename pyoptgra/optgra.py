@@ -11,7 +11,7 @@ import numpy as np
 import pygmo
 
 from . import _core
-from ._mapping import EngineProblem, EvaluationLog, make_khan_function, violation_summary
+from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan_function, violation_summary
 
 _logger = logging.getLogger("pyoptgra")
 
@@ -272,8 +272,6 @@ class optgra:
             raise ValueError(f"variable_types has {len(self.variable_types)} entries, expected {n} (one per variable)")
         if self.constraint_priorities:
             lower, upper = (np.asarray(b, dtype=float) for b in problem.get_bounds())
-            from ._mapping import finite_bound_mask
-
             n_bounds = int(finite_bound_mask(lower).sum() + finite_bound_mask(upper).sum()) if self.bounds_to_constraints else 0
             expected = 1 + problem.get_nc() + n_bounds
             if len(self.constraint_priorities) != expected:
