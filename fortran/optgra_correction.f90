@@ -18,7 +18,7 @@ module optgra_correction
    implicit none
    private
 
-   public :: correction_phase, measure_violation, total_violation
+   public :: correction_phase, measure_violation
 
    integer, parameter :: MAX_CHORD_PASSES = 10
    !> A violation farther than this many radii away (in the linear model) is hopeless.
