@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "optgra.h"
 
@@ -126,75 +127,200 @@ void require_size(const Array& a, py::ssize_t size, const char* name) {
                           ", got size " + std::to_string(a.size()));
 }
 
-py::tuple optimize(DoubleArray x0, IntArray output_types, py::object fitness, py::object gradient,
-                   DoubleArray lower, DoubleArray upper, DoubleArray tolerances, IntArray priorities,
-                   DoubleArray variable_scales, IntArray variable_types, int derivative_mode,
-                   DoubleArray difference_steps, int max_iterations, int max_correction_iterations,
-                   double max_distance, double probe_distance, int method, int log_level,
-                   py::object log) {
-  const py::ssize_t n = x0.size();
-  const py::ssize_t m = output_types.size() - 1;
-  if (x0.ndim() != 1 || n < 1) throw py::value_error("x0 must be a non-empty 1-D array");
-  if (output_types.ndim() != 1 || m < 0) throw py::value_error("output_types must hold at least the merit type");
-  require_size(lower, n, "lower");
-  require_size(upper, n, "upper");
-  require_size(tolerances, m + 1, "tolerances");
-  require_size(priorities, m + 1, "priorities");
-  require_size(variable_scales, n, "variable_scales");
-  require_size(variable_types, n, "variable_types");
-  require_size(difference_steps, n, "difference_steps");
+template <typename Array>
+Array setting(const py::dict& settings, const char* name, py::ssize_t size) {
+  Array a = settings[name].cast<Array>();
+  require_size(a, size, name);
+  return a;
+}
 
-  Callbacks cb{fitness, gradient, log, std::nullopt};
-  py::array_t<double> x({n});
-  std::memcpy(x.mutable_data(), x0.data(), sizeof(double) * n);
-  py::array_t<double> y({m + 1});
-  int result = 0, iterations = 0, fitness_calls = 0, gradient_calls = 0, nonfinite = 0, status = 0;
-  {
-    Session session(static_cast<int>(n), static_cast<int>(m));
-    void* s = session.get();
+// One engine session for n variables and m constraints, configured from the settings dict
+// (every key of pyoptgra's EngineProblem.settings).
+class Configured {
+ public:
+  Configured(py::ssize_t n, const IntArray& output_types, const py::dict& settings, Callbacks& cb)
+      : n_(n), m_(output_types.size() - 1), session_(static_cast<int>(n_), static_cast<int>(m_)) {
+    if (output_types.ndim() != 1 || m_ < 0) throw py::value_error("output_types must hold at least the merit type");
+    void* s = session_.get();
+    auto lower = setting<DoubleArray>(settings, "lower", n_);
+    auto upper = setting<DoubleArray>(settings, "upper", n_);
     check(ogbnds(s, lower.data(), upper.data()), "lower/upper bounds");
     check(ogctyp(s, output_types.data()), "output_types");
-    check(ogcsca(s, tolerances.data()), "tolerances");
-    check(ogcpri(s, priorities.data()), "priorities");
-    check(ogvsca(s, variable_scales.data()), "variable_scales");
-    check(ogvtyp(s, variable_types.data()), "variable_types");
-    check(ogderi(s, derivative_mode, difference_steps.data()), "derivative_mode/difference_steps");
-    check(ogdist(s, max_distance, probe_distance), "max_distance/probe_distance");
-    check(ogiter(s, max_iterations, max_correction_iterations, max_iterations, max_iterations,
-                 max_iterations),
+    check(ogcsca(s, setting<DoubleArray>(settings, "tolerances", m_ + 1).data()), "tolerances");
+    check(ogcpri(s, setting<IntArray>(settings, "priorities", m_ + 1).data()), "priorities");
+    check(ogvsca(s, setting<DoubleArray>(settings, "variable_scales", n_).data()), "variable_scales");
+    check(ogvtyp(s, setting<IntArray>(settings, "variable_types", n_).data()), "variable_types");
+    check(ogderi(s, settings["derivative_mode"].cast<int>(),
+                 setting<DoubleArray>(settings, "difference_steps", n_).data()),
+          "derivative_mode/difference_steps");
+    check(ogdist(s, settings["max_distance"].cast<double>(), settings["probe_distance"].cast<double>()),
+          "max_distance/probe_distance");
+    const int iterations = settings["max_iterations"].cast<int>();
+    check(ogiter(s, iterations, settings["max_correction_iterations"].cast<int>(), iterations, iterations,
+                 iterations),
           "iteration limits");
-    check(ogomet(s, method), "method");
-    check(ogwlog(s, log_level, log.is_none() ? nullptr : &log_trampoline, &cb), "log_level");
-    double* xp = x.mutable_data();
-    double* yp = y.mutable_data();
-    {
-      py::gil_scoped_release release;
-      status = ogexec(s, xp, yp, &result, &iterations, &fitness_trampoline,
-                      gradient.is_none() ? nullptr : &gradient_trampoline, &cb);
-    }
-    ogstat(s, &fitness_calls, &gradient_calls, &nonfinite);
+    check(ogomet(s, settings["method"].cast<int>()), "method");
+    const int log_level = settings["log_level"].cast<int>();
+    check(ogwlog(s, log_level, cb.log.is_none() ? nullptr : &log_trampoline, &cb), "log_level");
+  }
+  void* get() const { return session_.get(); }
+  py::ssize_t n() const { return n_; }
+  py::ssize_t m() const { return m_; }
+
+ private:
+  py::ssize_t n_, m_;
+  Session session_;
+};
+
+struct Run {
+  int result = 0, iterations = 0, fitness_calls = 0, gradient_calls = 0, nonfinite = 0, status = 0;
+};
+
+// ogexec with the GIL released, then the counters.
+Run execute(const Configured& c, double* x, double* y, Callbacks& cb) {
+  Run run;
+  {
+    py::gil_scoped_release release;
+    run.status = ogexec(c.get(), x, y, &run.result, &run.iterations,
+                        cb.fitness.is_none() ? nullptr : &fitness_trampoline,
+                        cb.gradient.is_none() ? nullptr : &gradient_trampoline, &cb);
+  }
+  ogstat(c.get(), &run.fitness_calls, &run.gradient_calls, &run.nonfinite);
+  return run;
+}
+
+// After the session has closed: the callback's own exception first, then the engine status.
+void raise_errors(Callbacks& cb, const Run& run) {
+  if (cb.error) throw std::move(*cb.error);
+  if (run.status == OG_STATUS_NONFINITE_OUTPUT)
+    throw py::value_error("engine output " + std::to_string(run.nonfinite) + " is not finite");
+  check(run.status, "ogexec");
+}
+
+// The saved linearisation as Python sees it: (point, values, gradients, status).
+using Linearisation = std::tuple<DoubleArray, DoubleArray, DoubleArray, IntArray>;
+
+void give_linearisation(const Configured& c, const Linearisation& state) {
+  const auto& [point, values, gradients, status] = state;
+  require_size(point, c.n(), "state point");
+  require_size(values, c.m() + 1, "state values");
+  if (gradients.ndim() != 2 || gradients.shape(0) != c.m() + 1 || gradients.shape(1) != c.n())
+    throw py::value_error("state gradients must have shape (" + std::to_string(c.m() + 1) + ", " +
+                          std::to_string(c.n()) + ")");
+  require_size(status, c.m(), "state status");
+  check(ogssst(c.get(), point.data(), values.data(), gradients.data(), status.data()), "the sensitivity state");
+}
+
+py::tuple optimize(DoubleArray x0, IntArray output_types, py::object fitness, py::object gradient,
+                   py::dict settings) {
+  const py::ssize_t n = x0.size();
+  if (x0.ndim() != 1 || n < 1) throw py::value_error("x0 must be a non-empty 1-D array");
+  Callbacks cb{fitness, gradient, settings["log"], std::nullopt};
+  py::array_t<double> x({n});
+  std::memcpy(x.mutable_data(), x0.data(), sizeof(double) * n);
+  py::array_t<double> y({output_types.size()});
+  Run run;
+  {
+    Configured c(n, output_types, settings, cb);
+    run = execute(c, x.mutable_data(), y.mutable_data(), cb);
+  }
+  raise_errors(cb, run);
+  return py::make_tuple(x, y, run.result, run.iterations, run.fitness_calls, run.gradient_calls);
+}
+
+py::tuple prepare_sensitivity(DoubleArray x0, IntArray output_types, py::object fitness, py::object gradient,
+                              py::dict settings) {
+  const py::ssize_t n = x0.size();
+  if (x0.ndim() != 1 || n < 1) throw py::value_error("x must be a non-empty 1-D array");
+  const py::ssize_t m = output_types.size() - 1;
+  Callbacks cb{fitness, gradient, settings["log"], std::nullopt};
+  py::array_t<double> x({n});
+  std::memcpy(x.mutable_data(), x0.data(), sizeof(double) * n);
+  py::array_t<double> y({m + 1}), point({n}), values({m + 1}), gradients({m + 1, n});
+  py::array_t<int> status({m});
+  Run run;
+  {
+    Configured c(n, output_types, settings, cb);
+    check(ogsopt(c.get(), -1), "sensitivity mode");
+    run = execute(c, x.mutable_data(), y.mutable_data(), cb);
+    if (run.status == OG_STATUS_OK && !cb.error)
+      check(oggsst(c.get(), point.mutable_data(), values.mutable_data(), gradients.mutable_data(),
+                   status.mutable_data()),
+            "the sensitivity state");
+  }
+  raise_errors(cb, run);
+  return py::make_tuple(py::make_tuple(point, values, gradients, status), y, run.result, run.fitness_calls,
+                        run.gradient_calls);
+}
+
+py::tuple sensitivity_matrices(Linearisation state, IntArray output_types, py::dict settings) {
+  const py::ssize_t n = std::get<0>(state).size();
+  const py::ssize_t m = output_types.size() - 1;
+  Callbacks cb{py::none(), py::none(), settings["log"], std::nullopt};
+  py::array_t<int> active({m});
+  py::array_t<double> cc({m + 1, m}), cp({m + 1, n}), vc({n, m}), vp({n, n});
+  int status = 0;
+  {
+    Configured c(n, output_types, settings, cb);
+    give_linearisation(c, state);
+    status = ogsens(c.get(), active.mutable_data(), cc.mutable_data(), cp.mutable_data(), vc.mutable_data(),
+                    vp.mutable_data());
   }
   if (cb.error) throw std::move(*cb.error);
-  if (status == OG_STATUS_NONFINITE_OUTPUT)
-    throw py::value_error("engine output " + std::to_string(nonfinite) + " is not finite");
-  check(status, "ogexec");
-  return py::make_tuple(x, y, result, iterations, fitness_calls, gradient_calls);
+  check(status, "ogsens");
+  return py::make_tuple(active, cc, cp, vc, vp);
+}
+
+py::tuple linear_update(Linearisation state, IntArray output_types, py::dict settings, py::object deltas,
+                        py::object fitness) {
+  const py::ssize_t n = std::get<0>(state).size();
+  const py::ssize_t m = output_types.size() - 1;
+  Callbacks cb{fitness, py::none(), settings["log"], std::nullopt};
+  py::array_t<double> x({n}), y({m + 1});
+  Run run;
+  {
+    Configured c(n, output_types, settings, cb);
+    give_linearisation(c, state);
+    if (deltas.is_none()) {
+      check(ogsopt(c.get(), 1), "sensitivity mode");
+    } else {
+      auto shift = deltas.cast<DoubleArray>();
+      require_size(shift, m, "constraint deltas");
+      check(ogsopt(c.get(), 2), "sensitivity mode");
+      check(ogcdel(c.get(), shift.data()), "constraint deltas");
+    }
+    run = execute(c, x.mutable_data(), y.mutable_data(), cb);
+  }
+  raise_errors(cb, run);
+  return py::make_tuple(x, y, run.result, run.fitness_calls);
 }
 
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "Low-level bridge to the optgra engine (one engine session per call).";
-  m.def("optimize", &optimize, py::arg("x0"), py::arg("output_types"), py::arg("fitness"),
-        py::arg("gradient"), py::kw_only(), py::arg("lower"), py::arg("upper"), py::arg("tolerances"),
-        py::arg("priorities"), py::arg("variable_scales"), py::arg("variable_types"),
-        py::arg("derivative_mode"), py::arg("difference_steps"), py::arg("max_iterations"),
-        py::arg("max_correction_iterations"), py::arg("max_distance"), py::arg("probe_distance"),
-        py::arg("method"), py::arg("log_level") = 0, py::arg("log") = py::none(),
-        R"doc(Optimise from x0 and return (x, y, result, iterations, fitness_calls, gradient_calls).
+  m.doc() = R"doc(Low-level bridge to the optgra engine: one engine session per call.
 
-fitness(x) returns the m_user + 1 raw outputs at x (constraints, then the merit); gradient(x)
-returns their gradients as an (m_user + 1, n) array, or is None for finite differences.  Bounds
-that are finite become the constraint rows m_user + 1 .. m, formed by the engine.  y holds all
-m + 1 raw outputs at x.)doc");
+Every function takes the engine's output types (constraints, then the merit) and a settings dict
+with the keys lower, upper, tolerances, priorities, variable_scales, variable_types,
+derivative_mode, difference_steps, max_iterations, max_correction_iterations, max_distance,
+probe_distance, method, log_level and log (a callable(level, message) or None).  fitness(x)
+returns the m_user + 1 raw outputs at x (constraints, then the merit); gradient(x) returns their
+gradients as an (m_user + 1, n) array, or is None for finite differences.  Finite bounds become
+the constraint rows m_user + 1 .. m, formed by the engine.)doc";
+  m.def("optimize", &optimize, py::arg("x0"), py::arg("output_types"), py::arg("fitness"),
+        py::arg("gradient"), py::arg("settings"),
+        "Optimise from x0; returns (x, y, result, iterations, fitness_calls, gradient_calls), y the "
+        "m + 1 raw outputs at x.");
+  m.def("prepare_sensitivity", &prepare_sensitivity, py::arg("x"), py::arg("output_types"),
+        py::arg("fitness"), py::arg("gradient"), py::arg("settings"),
+        "Linearise at x; returns (state, y, feasible, fitness_calls, gradient_calls) with state = "
+        "(point, values, gradients (m + 1, n), status (m)).");
+  m.def("sensitivity_matrices", &sensitivity_matrices, py::arg("state"), py::arg("output_types"),
+        py::arg("settings"),
+        "Raw sensitivity matrices of a state: (active (m), CC (m + 1, m), CP (m + 1, n), VC (n, m), "
+        "VP (n, n)).  No callback is made.");
+  m.def("linear_update", &linear_update, py::arg("state"), py::arg("output_types"), py::arg("settings"),
+        py::arg("deltas") = py::none(), py::arg("fitness") = py::none(),
+        "Linear update of a state, with the constraints shifted by deltas (m) or with new outputs "
+        "from one call of fitness at the state's point; returns (x, y, success, fitness_calls).");
 }

@@ -35,8 +35,14 @@ int ogvsca(void* state, const double* scales);
 int ogcsca(void* state, const double* tolerances);
 int ogcpri(void* state, const int* priorities);
 int ogbnds(void* state, const double* lower, const double* upper);
+int ogsopt(void* state, int mode);
+int ogcdel(void* state, const double* deltas);
 int ogexec(void* state, double* x, double* y, int* result, int* iterations, og_fitness_fn fitness,
            og_gradient_fn gradient, void* context);
+int oggsst(void* state, double* point, double* values, double* gradients, int* status);
+int ogssst(void* state, const double* point, const double* values, const double* gradients,
+           const int* status);
+int ogsens(void* state, int* active, double* cc, double* cp, double* vc, double* vp);
 int ogstat(void* state, int* fitness_calls, int* gradient_calls, int* nonfinite_output);
 
 #ifdef __cplusplus

@@ -5,14 +5,16 @@ module optgra_c_api
    use, intrinsic :: iso_c_binding
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, ieee_is_nan
    use optgra_kinds
-   use optgra_state, only: engine_state, state_allocate
+   use optgra_state
    use optgra_problem, only: problem_set_bounds
    use optgra_driver, only: execute
+   use optgra_sensitivity, only: prepare_linearisation, sensitivity_matrices, linear_update, &
+                                 valid_linearisation
    implicit none
    private
 
    public :: oginit, ogclos, ogctyp, ogderi, ogdist, ogvtyp, ogiter, ogomet, ogwlog, ogvsca, &
-             ogcsca, ogcpri, ogbnds, ogexec, ogstat
+             ogcsca, ogcpri, ogbnds, ogsopt, ogcdel, ogexec, oggsst, ogssst, ogsens, ogstat
 
 contains
 
@@ -220,8 +222,38 @@ contains
       ogbnds = info
    end function ogbnds
 
-   !> Optimise.  x (n): start in, result out.  y (m+1): raw outputs at the result.  result: the
-   !> RESULT_* code; iterations: linearisations made.  The callbacks receive context.
+   !> What ogexec does: 0 optimise; -1 linearise at x and save it with its active set (nothing
+   !> moves); 1 linear update with new outputs at the saved point (one fitness call, no
+   !> derivatives); 2 linear update with the constraints shifted by ogcdel (no callback at all).
+   integer(c_int) function ogsopt(handle, mode) bind(c, name='ogsopt')
+      type(c_ptr), value :: handle
+      integer(c_int), value :: mode
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogsopt = STATUS_INVALID_ARGUMENT
+      if (all(mode /= [MODE_OPTIMISE, MODE_PREPARE, MODE_NEW_OUTPUTS, MODE_SHIFTED_OUTPUTS])) return
+      st%sensitivity_mode = mode
+      ogsopt = STATUS_OK
+   end function ogsopt
+
+   !> Raw constraint shifts Delta (m) for mode 2: constraint j reads C_j(X) - Delta_j.
+   integer(c_int) function ogcdel(handle, deltas) bind(c, name='ogcdel')
+      type(c_ptr), value :: handle
+      real(c_double), intent(in) :: deltas(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogcdel = STATUS_INVALID_ARGUMENT
+      if (.not. all(ieee_is_finite(deltas(1:st%problem%m)))) return
+      st%saved%shift = deltas(1:st%problem%m)
+      ogcdel = STATUS_OK
+   end function ogcdel
+
+   !> Run in the mode set by ogsopt.  x (n): start in, result out (mode 0); the point to linearise
+   !> (mode -1, unchanged); the updated point out (modes 1, 2).  y (m+1): raw outputs at x (for
+   !> updates, the linear model's).  result: the RESULT_* code (mode 0), 1 feasible / 0 not
+   !> (mode -1), 1 updated / 0 not (modes 1, 2).  iterations: linearisations made.
    integer(c_int) function ogexec(handle, x, y, result, iterations, fitness, gradient, context) &
       bind(c, name='ogexec')
       type(c_ptr), value :: handle
@@ -237,17 +269,97 @@ contains
       result = 0
       iterations = 0
       ogexec = STATUS_INVALID_ARGUMENT
-      if (.not. all(ieee_is_finite(x(1:st%problem%n)))) return
-      st%evaluator%fitness = fitness
-      st%evaluator%gradient = gradient
-      st%evaluator%context = context
-      st%evaluator%fitness_calls = 0
-      st%evaluator%gradient_calls = 0
-      call execute(st, x(1:st%problem%n), y(1:st%problem%m + 1), res, its, info)
+      associate (n => st%problem%n, m => st%problem%m)
+         if (st%sensitivity_mode <= MODE_OPTIMISE .and. .not. all(ieee_is_finite(x(1:n)))) return
+         st%evaluator%fitness = fitness
+         st%evaluator%gradient = gradient
+         st%evaluator%context = context
+         st%evaluator%fitness_calls = 0
+         st%evaluator%gradient_calls = 0
+         its = 0
+         select case (st%sensitivity_mode)
+         case (MODE_OPTIMISE)
+            call execute(st, x(1:n), y(1:m + 1), res, its, info)
+         case (MODE_PREPARE)
+            call prepare_linearisation(st, x(1:n), y(1:m + 1), res, info)
+            its = 1
+         case default
+            call linear_update(st, x(1:n), y(1:m + 1), res, info)
+         end select
+      end associate
       result = res
       iterations = its
       ogexec = info
    end function ogexec
+
+   !> Copy the saved linearisation out: point (n), values (m+1), gradients (C: row-major
+   !> (m+1, n), row j the gradient of output j), status (m: > 0 position in the active list,
+   !> 0 near the boundary, -1 passive, -2 ignored).  STATUS_NOT_READY before a mode -1 run.
+   integer(c_int) function oggsst(handle, point, values, gradients, status) bind(c, name='oggsst')
+      type(c_ptr), value :: handle
+      real(c_double), intent(out) :: point(*), values(*), gradients(*)
+      integer(c_int), intent(out) :: status(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      oggsst = STATUS_NOT_READY
+      if (.not. st%saved%present) return
+      associate (n => st%problem%n, m => st%problem%m)
+         point(1:n) = st%saved%point
+         values(1:m + 1) = st%saved%values
+         gradients(1:n * (m + 1)) = reshape(st%saved%gradients, [n * (m + 1)])
+         status(1:m) = st%saved%status
+      end associate
+      oggsst = STATUS_OK
+   end function oggsst
+
+   !> Give back a linearisation copied out by oggsst (same layout), checked for consistency.
+   integer(c_int) function ogssst(handle, point, values, gradients, status) bind(c, name='ogssst')
+      type(c_ptr), value :: handle
+      real(c_double), intent(in) :: point(*), values(*), gradients(*)
+      integer(c_int), intent(in) :: status(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogssst = STATUS_INVALID_ARGUMENT
+      associate (n => st%problem%n, m => st%problem%m)
+         if (.not. valid_linearisation(point(1:n), values(1:m + 1), &
+                                       reshape(gradients(1:n * (m + 1)), [n, m + 1]), status(1:m), n)) return
+         st%saved%point = point(1:n)
+         st%saved%values = values(1:m + 1)
+         st%saved%gradients = reshape(gradients(1:n * (m + 1)), [n, m + 1])
+         st%saved%status = status(1:m)
+         st%saved%present = .true.
+      end associate
+      ogssst = STATUS_OK
+   end function ogssst
+
+   !> Sensitivity matrices of the saved linearisation, raw units, C row-major: active (m) 0/1,
+   !> cc (m+1, m), cp (m+1, n), vc (n, m), vp (n, n); see optgra_sensitivity for their meaning.
+   integer(c_int) function ogsens(handle, active, cc, cp, vc, vp) bind(c, name='ogsens')
+      type(c_ptr), value :: handle
+      integer(c_int), intent(out) :: active(*)
+      real(c_double), intent(out) :: cc(*), cp(*), vc(*), vp(*)
+      type(engine_state), pointer :: st
+      real(dp), allocatable :: cc_t(:, :), cp_t(:, :), vc_t(:, :), vp_t(:, :)
+      integer, allocatable :: flags(:)
+      integer :: info
+
+      call c_f_pointer(handle, st)
+      associate (n => st%problem%n, m => st%problem%m)
+         allocate (flags(m), cc_t(m, m + 1), cp_t(n, m + 1), vc_t(m, n), vp_t(n, n), stat=info)
+         ogsens = STATUS_OUT_OF_MEMORY
+         if (info /= 0) return
+         call sensitivity_matrices(st, flags, cc_t, cp_t, vc_t, vp_t, info)
+         ogsens = info
+         if (info /= STATUS_OK) return
+         active(1:m) = flags
+         cc(1:m * (m + 1)) = reshape(cc_t, [m * (m + 1)])
+         cp(1:n * (m + 1)) = reshape(cp_t, [n * (m + 1)])
+         vc(1:m * n) = reshape(vc_t, [m * n])
+         vp(1:n * n) = reshape(vp_t, [n * n])
+      end associate
+   end function ogsens
 
    !> Counters of the last run and, after STATUS_NONFINITE_OUTPUT, the engine index (1-based)
    !> of the output that was not finite.

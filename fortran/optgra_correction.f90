@@ -10,7 +10,7 @@
 !> starts again with the same derivatives, at most MAX_CHORD_PASSES times.
 module optgra_correction
    use optgra_kinds
-   use optgra_state, only: engine_state
+   use optgra_state, only: engine_state, MODE_OPTIMISE
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step
@@ -18,7 +18,7 @@ module optgra_correction
    implicit none
    private
 
-   public :: correction_phase, measure_violation
+   public :: correction_phase, measure_violation, violated
 
    integer, parameter :: MAX_CHORD_PASSES = 10
    !> A violation farther than this many radii away (in the linear model) is hopeless.
@@ -76,12 +76,14 @@ contains
       integer :: priority(st%problem%m), kind(st%problem%m + 1)
       logical :: held(st%problem%m)
       real(dp) :: x_start(st%problem%n), c_start(st%problem%m + 1), zero(st%problem%n)
-      integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard
+      integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard, try
       character(len=120) :: line
 
       m = st%problem%m
       zero = 0.0_dp
-      max_chord = merge(1, MAX_CHORD_PASSES, st%sensitivity_mode /= 0)
+      ! A linear update has one pass on its linear model, in which the held constraints may be
+      ! released once.
+      max_chord = merge(MAX_CHORD_PASSES, 2, st%sensitivity_mode == MODE_OPTIMISE)
       ! Constraints active at the end of the last optimisation step are restored first, held on
       ! their boundary, at a priority of their own below all others.
       held = st%memory%previous_status > 0 .and. st%problem%kind(1:m) /= TYPE_IGNORED
@@ -103,7 +105,7 @@ contains
          x_start = st%x
          c_start = st%c
          attempt = merge(1, 2, any(held))
-         attempts: do
+         attempts: do try = 1, 2
             st%x = x_start
             st%c = c_start
             kind = st%problem%kind
@@ -127,7 +129,9 @@ contains
             call walk(st, kind, priority, lowest, highest, outcome)
             select case (outcome)
             case (WALK_FEASIBLE)
-               if (st%sensitivity_mode <= 0) call evaluate_values(st%problem, st%evaluator, st%x, st%c)
+               ! A linear update keeps to the linear model: no evaluation.
+               if (st%sensitivity_mode == MODE_OPTIMISE) &
+                  call evaluate_values(st%problem, st%evaluator, st%x, st%c)
                if (st%evaluator%status /= STATUS_OK) return
                exit attempts
             case (WALK_HOPELESS, WALK_RADIUS)

@@ -8,10 +8,8 @@
 !> never became feasible within the correction budget returns its last point (RESULT_NOT_MATCHED).
 module optgra_driver
    use optgra_kinds
-   use optgra_state, only: engine_state
-   use optgra_problem, only: problem_normalise
-   use optgra_evaluation, only: evaluator_allocate, evaluate_values, evaluate_derivatives
-   use optgra_active_set, only: factor_allocate
+   use optgra_state, only: engine_state, state_start_run
+   use optgra_evaluation, only: evaluate_values, evaluate_derivatives
    use optgra_correction, only: correction_phase
    use optgra_optimisation, only: optimisation_phase
    use optgra_log
@@ -46,11 +44,7 @@ contains
       result = RESULT_NOT_MATCHED
       iterations = 0
       y_raw = 0.0_dp
-      call problem_normalise(st%problem, info)
-      if (info /= STATUS_OK) return
-      call evaluator_allocate(st%evaluator, st%problem, info)
-      if (info /= STATUS_OK) return
-      call factor_allocate(st%factor, st%problem%n, st%problem%m, info)
+      call state_start_run(st, info)
       if (info /= STATUS_OK) return
 
       associate (p => st%problem, mem => st%memory, m => st%problem%m)
@@ -91,7 +85,7 @@ contains
             end if
             k = k + 1
             call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
-                                      st%full_jacobian, st%sensitivity_mode == -1)
+                                      st%full_jacobian, .false.)
             if (st%evaluator%status /= STATUS_OK) exit
             if (judging) then
                judging = .false.
@@ -101,7 +95,7 @@ contains
                   mem%previous_status = 0
                   mem%previous_direction = 0.0_dp
                   call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
-                                            st%full_jacobian, st%sensitivity_mode == -1)
+                                            st%full_jacobian, .false.)
                   if (st%evaluator%status /= STATUS_OK) exit
                end if
             end if

@@ -20,7 +20,7 @@ module optgra_optimisation
    implicit none
    private
 
-   public :: optimisation_phase
+   public :: optimisation_phase, classify_constraints, refine_active_set
 
    integer, parameter :: MAX_REFINEMENTS = 998
    !> Curvature probes per direction: the first at the probe distance, then at the model's step.
@@ -35,9 +35,9 @@ contains
       real(dp) :: g(st%problem%n), d(st%problem%n), d_minus(st%problem%n)
       real(dp) :: second_order(st%problem%n), q(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
-      real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, rate, best, probe_step
-      integer :: m, n, merit, i, j, pass, hit, outcome, probe, refinement
-      logical :: conjugate, accepted
+      real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, probe_step
+      integer :: m, n, merit, j, pass, hit, outcome, probe, refinement
+      logical :: conjugate, done
       character(len=200) :: line
 
       m = st%problem%m
@@ -55,23 +55,9 @@ contains
          call factor_reset(f, gj, kind, st%memory%previous_direction, st%memory%previous_gradient)
 
          steps: do pass = 1, 2 * (m + 1) + 10
-            ! Release active inequalities now clearly inside; classify the others.
-            do i = f%count, 1, -1
-               j = f%list(i)
-               if (kind(j) /= TYPE_EQUALITY .and. st%c(j) > 1.0_dp) then
-                  call factor_exclude(f, i)
-                  f%status(j) = STATUS_PASSIVE
-               end if
-            end do
-            do j = 1, m
-               if (f%status(j) > 0 .or. kind(j) == TYPE_IGNORED) cycle
-               if (kind(j) == TYPE_EQUALITY .or. st%c(j) <= 1.0_dp) then
-                  f%status(j) = STATUS_CANDIDATE
-               else
-                  f%status(j) = STATUS_PASSIVE
-               end if
-            end do
-            if (.not. refine_active_set()) exit steps
+            call classify_constraints(st)
+            call refine_active_set(st, dg, nu, done)
+            if (.not. done) exit steps
 
             ! g = grad c_merit + sum nu_i grad c_{a_i}, the projected merit gradient.
             g = gj(:, merit) + active_combination(f, gj, nu)
@@ -144,10 +130,7 @@ contains
             st%memory%moved = st%memory%moved + t
             st%memory%step_length = st%memory%step_length + t
             st%memory%predicted_gain = st%memory%predicted_gain + a * t + b * t**2
-            if (outcome /= OUTCOME_CONSTRAINT) then
-               finished = outcome == OUTCOME_MAXIMUM .and. st%sensitivity_mode /= 0
-               exit steps
-            end if
+            if (outcome /= OUTCOME_CONSTRAINT) exit steps
             do j = 1, m + 1
                if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
                st%c(j) = st%c(j) + u * dot_product(gj(:, j), d) + 0.5_dp * u**2 * path_curvature(j)
@@ -194,57 +177,6 @@ contains
          integer, intent(in) :: jj
          path_curvature = q(jj) - dot_product(st%factor%r(1:st%factor%count, jj), w)
       end function path_curvature
-
-      !> Greedy refinement: release active inequalities with the wrong multiplier sign, include
-      !> boundary constraints that the projected gradient would violate.  Sets dg and nu.
-      logical function refine_active_set() result(done)
-         integer :: refinement, pick
-         real(dp) :: effective
-
-         done = .false.
-         associate (f => st%factor)
-            do refinement = 1, MAX_REFINEMENTS
-               dg = null_norm(f, merit)
-               nu = -multipliers(f, merit)
-               pick = 0
-               best = -MULTIPLIER_ZERO
-               do i = 1, f%count
-                  if (st%problem%kind(f%list(i)) == TYPE_EQUALITY) cycle
-                  if (nu(i) * f%norm(f%list(i)) < best) then
-                     best = nu(i) * f%norm(f%list(i))
-                     pick = i
-                  end if
-               end do
-               if (pick > 0) then
-                  call factor_exclude(f, pick)
-                  cycle
-               end if
-               if (dg == 0.0_dp) then
-                  done = .true.
-                  return
-               end if
-               pick = 0
-               best = 0.0_dp
-               do j = 1, m
-                  if (f%status(j) /= STATUS_CANDIDATE) cycle
-                  rate = null_dot(f, j, merit) / dg
-                  if (abs(rate) * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
-                  effective = rate / f%norm(j)
-                  if (st%problem%kind(j) == TYPE_EQUALITY) effective = -abs(effective)
-                  if (effective < best) then
-                     best = effective
-                     pick = j
-                  end if
-               end do
-               if (pick == 0) then
-                  done = .true.
-                  return
-               end if
-               call factor_include(f, pick, accepted)
-               if (.not. accepted) f%status(pick) = STATUS_PASSIVE
-            end do
-         end associate
-      end function refine_active_set
 
       !> theta and beta of d = theta g + beta d_minus for the configured method, with the
       !> previous direction and gradient projected onto the current null space.  Falls back to
@@ -300,5 +232,90 @@ contains
       end subroutine choose_direction
 
    end subroutine optimisation_phase
+
+   !> Release the active inequalities that are now clearly inside (more than one tolerance); the
+   !> other constraints are candidates when on or beyond their boundary band, else passive.
+   subroutine classify_constraints(st)
+      type(engine_state), intent(inout), target :: st
+      integer :: i, j
+
+      associate (f => st%factor, kind => st%problem%kind, c => st%c)
+         do i = f%count, 1, -1
+            j = f%list(i)
+            if (kind(j) /= TYPE_EQUALITY .and. c(j) > 1.0_dp) then
+               call factor_exclude(f, i)
+               f%status(j) = STATUS_PASSIVE
+            end if
+         end do
+         do j = 1, st%problem%m
+            if (f%status(j) > 0 .or. kind(j) == TYPE_IGNORED) cycle
+            if (kind(j) == TYPE_EQUALITY .or. c(j) <= 1.0_dp) then
+               f%status(j) = STATUS_CANDIDATE
+            else
+               f%status(j) = STATUS_PASSIVE
+            end if
+         end do
+      end associate
+   end subroutine classify_constraints
+
+   !> Greedy active set for the merit: release active inequalities whose multiplier has the
+   !> wrong sign (they would be left by the projected gradient), include the candidate that the
+   !> projected merit gradient violates fastest, until neither applies.  On return dg is the
+   !> norm of the projected merit gradient g = grad c_merit + sum nu_i grad c_{a_i}.
+   subroutine refine_active_set(st, dg, nu, done)
+      type(engine_state), intent(inout), target :: st
+      real(dp), intent(out) :: dg
+      real(dp), allocatable, intent(out) :: nu(:)
+      logical, intent(out) :: done
+      integer :: refinement, pick, i, j, merit
+      real(dp) :: effective, rate, best
+      logical :: accepted
+
+      done = .false.
+      dg = 0.0_dp
+      merit = st%problem%m + 1
+      associate (f => st%factor)
+         do refinement = 1, MAX_REFINEMENTS
+            dg = null_norm(f, merit)
+            nu = -multipliers(f, merit)
+            pick = 0
+            best = -MULTIPLIER_ZERO
+            do i = 1, f%count
+               if (st%problem%kind(f%list(i)) == TYPE_EQUALITY) cycle
+               if (nu(i) * f%norm(f%list(i)) < best) then
+                  best = nu(i) * f%norm(f%list(i))
+                  pick = i
+               end if
+            end do
+            if (pick > 0) then
+               call factor_exclude(f, pick)
+               cycle
+            end if
+            if (dg == 0.0_dp) then
+               done = .true.
+               return
+            end if
+            pick = 0
+            best = 0.0_dp
+            do j = 1, st%problem%m
+               if (f%status(j) /= STATUS_CANDIDATE) cycle
+               rate = null_dot(f, j, merit) / dg
+               if (abs(rate) * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
+               effective = rate / f%norm(j)
+               if (st%problem%kind(j) == TYPE_EQUALITY) effective = -abs(effective)
+               if (effective < best) then
+                  best = effective
+                  pick = j
+               end if
+            end do
+            if (pick == 0) then
+               done = .true.
+               return
+            end if
+            call factor_include(f, pick, accepted)
+            if (.not. accepted) f%status(pick) = STATUS_PASSIVE
+         end do
+      end associate
+   end subroutine refine_active_set
 
 end module optgra_optimisation

@@ -1,14 +1,20 @@
 !> The engine state: everything one optimisation or sensitivity call needs, in one value.
 module optgra_state
    use optgra_kinds
-   use optgra_problem, only: problem_data, problem_allocate
-   use optgra_evaluation, only: evaluator
-   use optgra_active_set, only: factorisation
+   use optgra_problem, only: problem_data, problem_allocate, problem_normalise
+   use optgra_evaluation, only: evaluator, evaluator_allocate
+   use optgra_active_set, only: factorisation, factor_allocate
    use optgra_log, only: logger
    implicit none
    private
 
-   public :: engine_state, iteration_memory, state_allocate
+   public :: engine_state, iteration_memory, linearisation, state_allocate, state_start_run
+
+   !> Sensitivity modes of a run (ogsopt).
+   integer, parameter, public :: MODE_OPTIMISE = 0        ! optimise (the default)
+   integer, parameter, public :: MODE_PREPARE = -1        ! linearise at x and find its active set
+   integer, parameter, public :: MODE_NEW_OUTPUTS = 1     ! linear update: new values at the point
+   integer, parameter, public :: MODE_SHIFTED_OUTPUTS = 2 ! linear update: constraints shifted
 
    !> What one iteration hands to the next.
    type :: iteration_memory
@@ -24,6 +30,20 @@ module optgra_state
       real(dp) :: predicted_gain = 0.0_dp             ! merit gain its model predicted
    end type iteration_memory
 
+   !> A linearisation kept for sensitivity analysis and linear updates, in raw units so that it
+   !> does not depend on the scaling of the session that reads it:
+   !> outputs C(X) (engine order, merit last), their gradients dC/dX (parameters included) and
+   !> the status of every constraint (> 0: position in the active list; STATUS_CANDIDATE,
+   !> STATUS_PASSIVE or STATUS_IGNORED otherwise).
+   type :: linearisation
+      logical :: present = .false.
+      real(dp), allocatable :: point(:)        ! (n) X
+      real(dp), allocatable :: values(:)       ! (m+1) C(X)
+      real(dp), allocatable :: gradients(:, :) ! (n, m+1) dC_j/dX_i
+      integer, allocatable :: status(:)        ! (m)
+      real(dp), allocatable :: shift(:)        ! (m) raw shifts Delta: constraints read C - Delta
+   end type linearisation
+
    type :: engine_state
       type(problem_data) :: problem
       type(evaluator) :: evaluator
@@ -34,7 +54,8 @@ module optgra_state
       real(dp), allocatable :: c(:)                  ! (m+1) current internal outputs
       real(dp), allocatable :: jacobian(:, :)        ! (n, m+1) G, fixed rows zero
       real(dp), allocatable :: full_jacobian(:, :)   ! (n, m+1) G with parameter rows
-      integer :: sensitivity_mode = 0
+      type(linearisation) :: saved
+      integer :: sensitivity_mode = MODE_OPTIMISE
    end type engine_state
 
 contains
@@ -50,13 +71,28 @@ contains
       allocate (st%x(n), st%c(m + 1), st%jacobian(n, m + 1), st%full_jacobian(n, m + 1), &
                 st%memory%reference_point(n), st%memory%previous_reference(n), &
                 st%memory%reference_values(m + 1), st%memory%previous_direction(n), &
-                st%memory%previous_gradient(n), st%memory%previous_status(m), stat=ierr)
+                st%memory%previous_gradient(n), st%memory%previous_status(m), &
+                st%saved%point(n), st%saved%values(m + 1), st%saved%gradients(n, m + 1), &
+                st%saved%status(m), st%saved%shift(m), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
       st%x = 0.0_dp
       st%c = 0.0_dp
       st%jacobian = 0.0_dp
       st%full_jacobian = 0.0_dp
+      st%saved%shift = 0.0_dp
    end subroutine state_allocate
+
+   !> Check the configuration and size the run's work arrays; every run starts here.
+   subroutine state_start_run(st, info)
+      type(engine_state), intent(inout) :: st
+      integer, intent(out) :: info
+
+      call problem_normalise(st%problem, info)
+      if (info /= STATUS_OK) return
+      call evaluator_allocate(st%evaluator, st%problem, info)
+      if (info /= STATUS_OK) return
+      call factor_allocate(st%factor, st%problem%n, st%problem%m, info)
+   end subroutine state_start_run
 
 end module optgra_state

@@ -17,6 +17,7 @@ from .khan import (
     triangular_wave_fourier_grad,
 )
 from .optgra import optgra, optimize
+from .sensitivity import SensitivityMatrices, SensitivityState
 
 try:
     __version__ = version("pyoptgra")
@@ -26,6 +27,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "optgra",
     "optimize",
+    "SensitivityMatrices",
+    "SensitivityState",
     "base_khan_function",
     "khan_function_sin",
     "khan_function_tanh",

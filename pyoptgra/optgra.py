@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import numbers
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pygmo
 
 from . import _core
+from .sensitivity import SensitivityMatrices, SensitivityState
 from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan_function, violation_summary
 
 _logger = logging.getLogger("pyoptgra")
@@ -144,6 +145,7 @@ class optgra:
         self.selection = pygmo.s_policy(pygmo.select_best(rate=1))
         self._log: List[tuple] = []
         self._last_result: Dict[str, Any] = {}
+        self._sens_state: Optional[SensitivityState] = None
 
     # -- pygmo interface --------------------------------------------------------------------
     def get_name(self) -> str:
@@ -211,34 +213,13 @@ class optgra:
         if bad.size:
             raise ValueError(f"the start point is not finite at variable indices {bad.tolist()}: x0 = {x0.tolist()}")
 
-        n = mapping.n
-        steps = self.finite_difference_step
-        if steps.size not in (1, n):
-            raise ValueError(f"finite_difference_step must be a number or have {n} entries, got {steps.size}")
         has_gradient = problem.has_gradient()
-        derivative_mode = 1 if has_gradient else 2
-        if self.check_gradient and has_gradient:
-            derivative_mode = -1
         xe, y, finopt, iterations, fitness_calls, gradient_calls = _core.optimize(
             mapping.engine_point(x0),
             mapping.output_types,
             mapping.fitness,
             mapping.gradient if has_gradient else None,
-            lower=mapping.engine_lower,
-            upper=mapping.engine_upper,
-            tolerances=mapping.tolerances,
-            priorities=mapping.engine_priorities(self.constraint_priorities),
-            variable_scales=np.asarray(self.variable_scaling_factors or np.ones(n), dtype=float),
-            variable_types=np.asarray(self.variable_types or np.zeros(n), dtype=np.intc),
-            derivative_mode=derivative_mode,
-            difference_steps=np.broadcast_to(steps, (n,)).astype(float),
-            max_iterations=self.max_iterations,
-            max_correction_iterations=self.max_correction_iterations,
-            max_distance=self.max_distance_per_iteration,
-            probe_distance=self.perturbation_for_snd_order_derivatives,
-            method=self.optimization_method,
-            log_level=self.log_level,
-            log=_engine_log if self.log_level else None,
+            self._engine_settings(mapping),
         )
         x = mapping.problem_point(xe)
         f = mapping.pygmo_fitness(y)
@@ -255,11 +236,178 @@ class optgra:
         }
         return population
 
+    def _algorithm_settings(self, n: int, has_gradient: bool) -> Dict[str, Any]:
+        """The algorithm's part of the engine configuration (the ``settings`` of ``pyoptgra._core``)."""
+        steps = self.finite_difference_step
+        if steps.size not in (1, n):
+            raise ValueError(f"finite_difference_step must be a number or have {n} entries, got {steps.size}")
+        if self.variable_scaling_factors and len(self.variable_scaling_factors) != n:
+            raise ValueError(
+                f"variable_scaling_factors has {len(self.variable_scaling_factors)} entries, expected {n} (one per variable)"
+            )
+        derivative_mode = 1 if has_gradient else 2
+        if self.check_gradient and has_gradient:
+            derivative_mode = -1
+        return {
+            "variable_scales": np.asarray(self.variable_scaling_factors or np.ones(n), dtype=float),
+            "variable_types": np.asarray(self.variable_types or np.zeros(n), dtype=np.intc),
+            "derivative_mode": derivative_mode,
+            "difference_steps": np.broadcast_to(steps, (n,)).astype(float),
+            "max_iterations": self.max_iterations,
+            "max_correction_iterations": self.max_correction_iterations,
+            "max_distance": self.max_distance_per_iteration,
+            "probe_distance": self.perturbation_for_snd_order_derivatives,
+            "method": self.optimization_method,
+            "log_level": self.log_level,
+            "log": _engine_log if self.log_level else None,
+        }
+
+    def _engine_settings(self, mapping: EngineProblem, priorities: bool = True) -> Dict[str, Any]:
+        """The engine configuration of one call on a mapped problem."""
+        settings = self._algorithm_settings(mapping.n, mapping.problem.has_gradient())
+        settings.update(
+            lower=mapping.engine_lower,
+            upper=mapping.engine_upper,
+            tolerances=mapping.tolerances,
+            priorities=mapping.engine_priorities(self.constraint_priorities if priorities else ()),
+        )
+        return settings
+
+    # -- sensitivity analysis ---------------------------------------------------------------
+    def prepare_sensitivity(self, problem: Any, x: Sequence[float]) -> None:
+        """Linearise ``problem`` at ``x`` and find its active set, for the sensitivity methods.
+
+        One evaluation of the fitness and its gradient (or central differences, parameters
+        included); ``x`` does not move.  ``bounds_to_constraints``, ``variable_types`` (1 marks a
+        parameter), the problem's ``c_tol`` and ``bound_constraints_tolerance`` are honoured;
+        ``khan_bounds``, ``force_bounds`` and ``constraint_priorities`` play no part.  The result
+        is kept as :attr:`sensitivity_state`.  See :mod:`pyoptgra.sensitivity`.
+
+        Args:
+            problem: a ``pygmo.problem`` or a user-defined problem.
+            x: the point, ``(n,)``, usually an optimum.
+        """
+        problem = problem if isinstance(problem, pygmo.problem) else pygmo.problem(problem)
+        self._validate_problem(problem)
+        mapping = self._sensitivity_mapping(problem)
+        point = np.asarray(x, dtype=float)
+        if point.shape != (mapping.n,):
+            raise ValueError(f"x must have shape ({mapping.n},) (one entry per variable), got {point.shape}")
+        bad = np.nonzero(~np.isfinite(point))[0]
+        if bad.size:
+            raise ValueError(f"x is not finite at variable indices {bad.tolist()}: x = {point.tolist()}")
+        settings = self._engine_settings(mapping, priorities=False)
+        (point, values, gradients, status), _, feasible, _, _ = _core.prepare_sensitivity(
+            point, mapping.output_types, mapping.fitness,
+            mapping.gradient if problem.has_gradient() else None, settings,
+        )
+        self._sens_state = SensitivityState(
+            point=point, values=values, gradients=gradients, status=np.asarray(status, dtype=int),
+            output_types=mapping.output_types.copy(), variable_types=settings["variable_types"].astype(int),
+            nec=mapping.nec, nic=mapping.nic, lower=mapping.engine_lower.copy(),
+            upper=mapping.engine_upper.copy(), tolerances=mapping.tolerances.copy(), feasible=bool(feasible),
+        )
+
+    @property
+    def sensitivity_state(self) -> Optional[SensitivityState]:
+        """The state made by :meth:`prepare_sensitivity` (None before); assignable, e.g. to hand a
+        pickled state to another optimizer object or process."""
+        return self._sens_state
+
+    @sensitivity_state.setter
+    def sensitivity_state(self, state: Optional[SensitivityState]) -> None:
+        if state is not None and not isinstance(state, SensitivityState):
+            raise TypeError(f"sensitivity_state must be a SensitivityState or None, got {type(state).__name__}")
+        self._sens_state = state
+
+    def sensitivity(self) -> SensitivityMatrices:
+        """The sensitivity matrices of the prepared state as named numpy arrays (no evaluation)."""
+        state = self._prepared_state()
+        active, cc, cp, vc, vp = _core.sensitivity_matrices(
+            state.engine_state(), state.output_types, self._state_settings(state)
+        )
+        return SensitivityMatrices(active.astype(bool), cc, cp, vc, vp)
+
+    def sensitivity_matrices(self) -> Tuple[list, list, list, list, list]:
+        """``(active, CC, CP, VC, VP)`` as lists: see :class:`~pyoptgra.sensitivity.SensitivityMatrices`.
+
+        ``active`` has one 0/1 entry per constraint row (m); CC is (m+1) x m, CP (m+1) x n,
+        VC n x m, VP n x n, in raw units and the engine's output order (objective last).
+        """
+        return self.sensitivity().as_lists()
+
+    def linear_update_delta(self, constraint_delta: Sequence[float]) -> Tuple[List[float], List[float], int]:
+        """Linear update with constraint ``j`` read as ``C_j(x) - constraint_delta[j]``.
+
+        No evaluation.  Returns ``(x, y, flag)``: the new point, the linear model's outputs there
+        (engine order, objective last) and 1, or 0 when the model cannot be made feasible within
+        ``max_distance_per_iteration`` (then ``x`` is the prepared point).
+        """
+        state = self._prepared_state()
+        delta = np.asarray(constraint_delta, dtype=float)
+        if delta.shape != (state.m,):
+            raise ValueError(
+                f"constraint_delta must hold {state.m} values (one per constraint row, bound rows "
+                f"included), got shape {delta.shape}"
+            )
+        if not np.all(np.isfinite(delta)):
+            raise ValueError(f"constraint_delta must be finite, got {delta.tolist()}")
+        x, y, flag, _ = _core.linear_update(
+            state.engine_state(), state.output_types, self._state_settings(state), deltas=delta
+        )
+        return x.tolist(), y.tolist(), int(flag)
+
+    def linear_update_new_callable(self, problem: Any) -> Tuple[List[float], List[float], int]:
+        """Linear update with the constraints of ``problem``, evaluated once at the prepared point.
+
+        ``problem`` must have the prepared problem's variables, constraint types and bounds.  The
+        saved gradients are used (the new problem's gradient is never called).  Returns
+        ``(x, y, flag)`` as :meth:`linear_update_delta`.
+        """
+        state = self._prepared_state()
+        problem = problem if isinstance(problem, pygmo.problem) else pygmo.problem(problem)
+        mapping = self._sensitivity_mapping(problem)
+        layout = (mapping.n, mapping.output_types.tolist(), np.isfinite(mapping.engine_lower).tolist(),
+                  np.isfinite(mapping.engine_upper).tolist())
+        prepared = (state.n, state.output_types.tolist(), np.isfinite(state.lower).tolist(),
+                    np.isfinite(state.upper).tolist())
+        if layout != prepared:
+            raise ValueError(
+                "the new problem's variables, constraint types or bound rows differ from the prepared "
+                f"problem's: prepared n={prepared[0]}, types {prepared[1]}; new n={layout[0]}, types {layout[1]}"
+            )
+        x, y, flag, _ = _core.linear_update(
+            state.engine_state(), state.output_types, self._state_settings(state), fitness=mapping.fitness
+        )
+        return x.tolist(), y.tolist(), int(flag)
+
+    def _prepared_state(self) -> SensitivityState:
+        if self._sens_state is None:
+            raise RuntimeError("no sensitivity state: call prepare_sensitivity(problem, x) first")
+        return self._sens_state
+
+    def _sensitivity_mapping(self, problem: pygmo.problem) -> EngineProblem:
+        return EngineProblem(
+            problem, self.bounds_to_constraints, False, None,
+            self.bound_constraints_tolerance, self.merit_function_threshold,
+        )
+
+    def _state_settings(self, state: SensitivityState) -> Dict[str, Any]:
+        settings = self._algorithm_settings(state.n, False)
+        settings.update(
+            lower=state.lower, upper=state.upper, tolerances=state.tolerances,
+            priorities=np.ones(state.m + 1, dtype=np.intc), variable_types=state.variable_types.astype(np.intc),
+        )
+        return settings
+
     # -- validation -------------------------------------------------------------------------
     def _validate(self, population: pygmo.population, problem: pygmo.problem) -> None:
-        n = problem.get_nx()
         if len(population) == 0:
             raise ValueError("the population is empty: optgra needs at least one individual to start from")
+        self._validate_problem(problem)
+
+    def _validate_problem(self, problem: pygmo.problem) -> None:
+        n = problem.get_nx()
         if problem.get_nobj() > 1:
             raise ValueError(f"optgra solves single-objective problems; this one has {problem.get_nobj()} objectives")
         if problem.is_stochastic():

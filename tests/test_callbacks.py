@@ -51,15 +51,15 @@ def test_nan_output_names_the_problems_own_output(output, name):
 def test_engine_rejects_malformed_callback_output():
     from pyoptgra import _core
 
-    kwargs = dict(
+    settings = dict(
         lower=np.full(1, -np.inf), upper=np.full(1, np.inf), tolerances=np.full(1, 1e-6), priorities=np.ones(1, np.intc),
         variable_scales=np.ones(1), variable_types=np.zeros(1, np.intc), derivative_mode=2,
         difference_steps=np.full(1, 0.01), max_iterations=5, max_correction_iterations=5, max_distance=1.0,
-        probe_distance=1.0, method=2,
+        probe_distance=1.0, method=2, log_level=0, log=None,
     )
     with pytest.raises(ValueError, match="1-D array of 1 values"):
-        _core.optimize(np.zeros(1), np.array([-1], np.intc), lambda x: np.zeros(3), None, **kwargs)
+        _core.optimize(np.zeros(1), np.array([-1], np.intc), lambda x: np.zeros(3), None, settings)
     x, y, result, iterations, nf, ng = _core.optimize(
-        np.zeros(1), np.array([-1], np.intc), lambda x: np.array([(x[0] - 0.25) ** 2]), None, **kwargs
+        np.zeros(1), np.array([-1], np.intc), lambda x: np.array([(x[0] - 0.25) ** 2]), None, settings
     )
     assert x[0] == pytest.approx(0.25, abs=1e-3) and result == 1 and y[0] == pytest.approx((x[0] - 0.25) ** 2)
