@@ -31,10 +31,29 @@ def test_exception_in_fitness_propagates_with_its_type(k):
     assert_next_solve_works()
 
 
-@pytest.mark.parametrize("k", [1, 2])
+def calls_of_a_clean_run():
+    population = pygmo.population(pygmo.problem(Failing()))
+    population.push_back([3.0, -4.0])
+    algo = pygmo.algorithm(pyoptgra.optgra())
+    algo.evolve(population)
+    result = algo.extract(pyoptgra.optgra)._last_result
+    return result["fitness_evaluations"] + 1, result["gradient_evaluations"]  # + pygmo's own start
+
+
+@pytest.mark.parametrize("k", [1, 2, "last"])
 def test_exception_in_gradient_propagates_with_its_type(k):
+    if k == "last":
+        k = calls_of_a_clean_run()[1]
+        assert k > 2
     with pytest.raises(KeyError, match="gradient failed"):
         run(Failing(fail_gradient_at=k, exception=KeyError("gradient failed")))
+    assert_next_solve_works()
+
+
+def test_exception_in_the_last_fitness_call_propagates():
+    last = calls_of_a_clean_run()[0]
+    with pytest.raises(CustomError, match="fitness failed"):
+        run(Failing(fail_fitness_at=last, exception=CustomError("fitness failed")))
     assert_next_solve_works()
 
 
