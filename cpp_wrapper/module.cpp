@@ -7,6 +7,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -57,6 +58,7 @@ struct Callbacks {
   py::object fitness;
   py::object gradient;
   py::object log;
+  py::object history = py::none();
   std::optional<py::error_already_set> error;
 };
 
@@ -120,6 +122,12 @@ extern "C" void log_trampoline(void* context, int level, const char* message, in
   guarded(cb, [&] { cb->log(level, py::str(message, static_cast<size_t>(length))); });
 }
 
+extern "C" void history_trampoline(void* context, int iteration, int n, const double* x, int n_out,
+                                   const double* y) {
+  auto* cb = static_cast<Callbacks*>(context);
+  guarded(cb, [&] { cb->history(iteration, view(x, n), view(y, n_out)); });
+}
+
 template <typename Array>
 void require_size(const Array& a, py::ssize_t size, const char* name) {
   if (a.ndim() != 1 || a.shape(0) != size)
@@ -162,6 +170,9 @@ class Configured {
     check(ogomet(s, settings["method"].cast<int>()), "method");
     const int log_level = settings["log_level"].cast<int>();
     check(ogwlog(s, log_level, cb.log.is_none() ? nullptr : &log_trampoline, &cb), "log_level");
+    check(oglimt(s, settings["max_evaluations"].cast<int>(), settings["time_limit"].cast<double>()),
+          "max_evaluations/time_limit");
+    if (!cb.history.is_none()) check(ogwhis(s, &history_trampoline, &cb), "history");
   }
   void* get() const { return session_.get(); }
   py::ssize_t n() const { return n_; }
@@ -211,21 +222,45 @@ void give_linearisation(const Configured& c, const Linearisation& state) {
   check(ogssst(c.get(), point.data(), values.data(), gradients.data(), status.data()), "the sensitivity state");
 }
 
-py::tuple optimize(DoubleArray x0, IntArray output_types, py::object fitness, py::object gradient,
-                   py::dict settings) {
+// Optimise; the report dict is filled before any error is raised, so that the caller keeps the
+// counters and the best point evaluated even when a callback failed.
+py::dict optimize(DoubleArray x0, IntArray output_types, py::object fitness, py::object gradient,
+                  py::dict settings, py::dict report) {
   const py::ssize_t n = x0.size();
   if (x0.ndim() != 1 || n < 1) throw py::value_error("x0 must be a non-empty 1-D array");
-  Callbacks cb{fitness, gradient, settings["log"], std::nullopt};
+  const py::ssize_t m = output_types.size() - 1;
+  Callbacks cb{fitness, gradient, settings["log"], settings["history"], std::nullopt};
   py::array_t<double> x({n});
   std::memcpy(x.mutable_data(), x0.data(), sizeof(double) * n);
-  py::array_t<double> y({output_types.size()});
+  py::array_t<double> y({m + 1});
+  report["active"] = py::none();
+  report["multipliers"] = py::none();
+  report["best_x"] = py::none();
+  report["best_y"] = py::none();
   Run run;
   {
     Configured c(n, output_types, settings, cb);
     run = execute(c, x.mutable_data(), y.mutable_data(), cb);
+    const py::ssize_t rows = std::max<py::ssize_t>(m, 0);
+    py::array_t<int> active({rows});
+    py::array_t<double> multipliers({rows}), best_x({n}), best_y({m + 1});
+    if (ogmult(c.get(), active.mutable_data(), multipliers.mutable_data()) == OG_STATUS_OK) {
+      report["active"] = active;
+      report["multipliers"] = multipliers;
+    }
+    if (ogbest(c.get(), best_x.mutable_data(), best_y.mutable_data()) == OG_STATUS_OK) {
+      report["best_x"] = best_x;
+      report["best_y"] = best_y;
+    }
   }
+  report["x"] = x;
+  report["y"] = y;
+  report["result"] = run.result;
+  report["iterations"] = run.iterations;
+  report["fitness_calls"] = run.fitness_calls;
+  report["gradient_calls"] = run.gradient_calls;
   raise_errors(cb, run);
-  return py::make_tuple(x, y, run.result, run.iterations, run.fitness_calls, run.gradient_calls);
+  return report;
 }
 
 py::tuple prepare_sensitivity(DoubleArray x0, IntArray output_types, py::object fitness, py::object gradient,
@@ -233,7 +268,7 @@ py::tuple prepare_sensitivity(DoubleArray x0, IntArray output_types, py::object 
   const py::ssize_t n = x0.size();
   if (x0.ndim() != 1 || n < 1) throw py::value_error("x must be a non-empty 1-D array");
   const py::ssize_t m = output_types.size() - 1;
-  Callbacks cb{fitness, gradient, settings["log"], std::nullopt};
+  Callbacks cb{fitness, gradient, settings["log"], py::none(), std::nullopt};
   py::array_t<double> x({n});
   std::memcpy(x.mutable_data(), x0.data(), sizeof(double) * n);
   py::array_t<double> y({m + 1}), point({n}), values({m + 1}), gradients({m + 1, n});
@@ -256,7 +291,7 @@ py::tuple prepare_sensitivity(DoubleArray x0, IntArray output_types, py::object 
 py::tuple sensitivity_matrices(Linearisation state, IntArray output_types, py::dict settings) {
   const py::ssize_t n = std::get<0>(state).size();
   const py::ssize_t m = output_types.size() - 1;
-  Callbacks cb{py::none(), py::none(), settings["log"], std::nullopt};
+  Callbacks cb{py::none(), py::none(), settings["log"], py::none(), std::nullopt};
   py::array_t<int> active({m});
   py::array_t<double> cc({m + 1, m}), cp({m + 1, n}), vc({n, m}), vp({n, n});
   int status = 0;
@@ -275,7 +310,7 @@ py::tuple linear_update(Linearisation state, IntArray output_types, py::dict set
                         py::object fitness) {
   const py::ssize_t n = std::get<0>(state).size();
   const py::ssize_t m = output_types.size() - 1;
-  Callbacks cb{fitness, py::none(), settings["log"], std::nullopt};
+  Callbacks cb{fitness, py::none(), settings["log"], py::none(), std::nullopt};
   py::array_t<double> x({n}), y({m + 1});
   Run run;
   {
@@ -303,14 +338,18 @@ PYBIND11_MODULE(_core, m) {
 Every function takes the engine's output types (constraints, then the merit) and a settings dict
 with the keys lower, upper, tolerances, priorities, variable_scales, variable_types,
 derivative_mode, difference_steps, max_iterations, max_correction_iterations, max_distance,
-probe_distance, method, log_level and log (a callable(level, message) or None).  fitness(x)
+probe_distance, method, max_evaluations (0: none), time_limit (seconds, 0: none), log_level and
+log (a callable(level, message) or None).  fitness(x)
 returns the m_user + 1 raw outputs at x (constraints, then the merit); gradient(x) returns their
 gradients as an (m_user + 1, n) array, or is None for finite differences.  Finite bounds become
 the constraint rows m_user + 1 .. m, formed by the engine.)doc";
   m.def("optimize", &optimize, py::arg("x0"), py::arg("output_types"), py::arg("fitness"),
-        py::arg("gradient"), py::arg("settings"),
-        "Optimise from x0; returns (x, y, result, iterations, fitness_calls, gradient_calls), y the "
-        "m + 1 raw outputs at x.");
+        py::arg("gradient"), py::arg("settings"), py::arg("report"),
+        "Optimise from x0 and fill the dict report (also returned): x, y (the m + 1 raw outputs at "
+        "x), result, iterations, fitness_calls, gradient_calls, active (m, 0/1) and multipliers (m) "
+        "after an optimal run (else None), best_x and best_y (the best point evaluated, else None).  "
+        "The report is filled even when a callback's exception is then raised.  settings may add "
+        "history, a callable(iteration, x, y) called at every linearisation.");
   m.def("prepare_sensitivity", &prepare_sensitivity, py::arg("x"), py::arg("output_types"),
         py::arg("fitness"), py::arg("gradient"), py::arg("settings"),
         "Linearise at x; returns (state, y, feasible, fitness_calls, gradient_calls) with state = "

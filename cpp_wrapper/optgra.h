@@ -21,6 +21,9 @@ typedef int (*og_fitness_fn)(void* context, int n, const double* x, int n_out, d
 // Gradients at x as a row-major (n_out, n) array.
 typedef int (*og_gradient_fn)(void* context, int n, const double* x, int n_out, double* jacobian);
 typedef void (*og_log_fn)(void* context, int level, const char* message, int length);
+// One iteration's raw point x (n) and raw outputs y (n_out, engine order).
+typedef void (*og_history_fn)(void* context, int iteration, int n, const double* x, int n_out,
+                              const double* y);
 
 int oginit(void** state, int n, int m);
 int ogclos(void** state);
@@ -43,6 +46,10 @@ int oggsst(void* state, double* point, double* values, double* gradients, int* s
 int ogssst(void* state, const double* point, const double* values, const double* gradients,
            const int* status);
 int ogsens(void* state, int* active, double* cc, double* cp, double* vc, double* vp);
+int oglimt(void* state, int max_fitness_calls, double seconds);
+int ogwhis(void* state, og_history_fn callback, void* context);
+int ogmult(void* state, int* active, double* multipliers);
+int ogbest(void* state, double* x, double* y);
 int ogstat(void* state, int* fitness_calls, int* gradient_calls, int* nonfinite_output);
 
 #ifdef __cplusplus

@@ -3,6 +3,7 @@
 !> n for variables, m+1 for outputs (constraints, bound rows last, then the merit).
 module optgra_c_api
    use, intrinsic :: iso_c_binding
+   use, intrinsic :: iso_fortran_env, only: int64
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, ieee_is_nan
    use optgra_kinds
    use optgra_state
@@ -14,7 +15,8 @@ module optgra_c_api
    private
 
    public :: oginit, ogclos, ogctyp, ogderi, ogdist, ogvtyp, ogiter, ogomet, ogwlog, ogvsca, &
-             ogcsca, ogcpri, ogbnds, ogsopt, ogcdel, ogexec, oggsst, ogssst, ogsens, ogstat
+             ogcsca, ogcpri, ogbnds, ogsopt, ogcdel, ogexec, oggsst, ogssst, ogsens, ogstat, &
+             oglimt, ogwhis, ogmult, ogbest
 
 contains
 
@@ -276,6 +278,14 @@ contains
          st%evaluator%context = context
          st%evaluator%fitness_calls = 0
          st%evaluator%gradient_calls = 0
+         ! The limits bound optimisations; sensitivity calls are a single evaluation at most.
+         st%evaluator%max_fitness_calls = 0
+         st%evaluator%deadline = 0
+         if (st%sensitivity_mode == MODE_OPTIMISE) then
+            st%evaluator%max_fitness_calls = st%problem%max_fitness_calls
+            st%evaluator%deadline = deadline_after(st%problem%time_limit)
+         end if
+         st%have_multipliers = .false.
          its = 0
          select case (st%sensitivity_mode)
          case (MODE_OPTIMISE)
@@ -360,6 +370,80 @@ contains
          vp(1:n * n) = reshape(vp_t, [n * n])
       end associate
    end function ogsens
+
+   !> Limits of a run: at most max_fitness_calls fitness calls (0: no limit) and seconds of wall
+   !> clock (0 or +inf: no limit), both checked before every evaluation.
+   integer(c_int) function oglimt(handle, max_fitness_calls, seconds) bind(c, name='oglimt')
+      type(c_ptr), value :: handle
+      integer(c_int), value :: max_fitness_calls
+      real(c_double), value :: seconds
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      oglimt = STATUS_INVALID_ARGUMENT
+      if (max_fitness_calls < 0 .or. ieee_is_nan(seconds) .or. seconds < 0.0_dp) return
+      st%problem%max_fitness_calls = max_fitness_calls
+      st%problem%time_limit = merge(seconds, 0.0_dp, ieee_is_finite(seconds))
+      oglimt = STATUS_OK
+   end function oglimt
+
+   !> The callback that receives every iteration's point and raw outputs (null: none).
+   integer(c_int) function ogwhis(handle, callback, context) bind(c, name='ogwhis')
+      type(c_ptr), value :: handle
+      type(c_funptr), value :: callback
+      type(c_ptr), value :: context
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      st%log%history = callback
+      st%log%history_context = context
+      ogwhis = STATUS_OK
+   end function ogwhis
+
+   !> After an optimal run: the active constraints (m, 0/1) at the solution and their Lagrange
+   !> multipliers (m, raw units, 0 when inactive), grad F + sum_k lambda_k grad C_k = 0 over the
+   !> free variables.  STATUS_NOT_READY after any other run.
+   integer(c_int) function ogmult(handle, active, multipliers) bind(c, name='ogmult')
+      type(c_ptr), value :: handle
+      integer(c_int), intent(out) :: active(*)
+      real(c_double), intent(out) :: multipliers(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogmult = STATUS_NOT_READY
+      if (.not. st%have_multipliers) return
+      active(1:st%problem%m) = merge(1, 0, st%active)
+      multipliers(1:st%problem%m) = st%multipliers
+      ogmult = STATUS_OK
+   end function ogmult
+
+   !> The best point evaluated in the last run (raw x, n) and its raw outputs (m+1): feasible
+   !> before infeasible, then the better objective or the smaller violation.  Available however
+   !> the run ended, e.g. after a callback failed.  STATUS_NOT_READY if nothing was evaluated.
+   integer(c_int) function ogbest(handle, x, y) bind(c, name='ogbest')
+      type(c_ptr), value :: handle
+      real(c_double), intent(out) :: x(*), y(*)
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogbest = STATUS_NOT_READY
+      if (.not. allocated(st%evaluator%best_point)) return
+      if (.not. st%evaluator%have_best) return
+      x(1:st%problem%n) = st%evaluator%best_point
+      y(1:st%problem%m + 1) = st%evaluator%best_outputs
+      ogbest = STATUS_OK
+   end function ogbest
+
+   !> The system_clock count at which seconds will have passed (0: no deadline).
+   integer(int64) function deadline_after(seconds)
+      real(dp), intent(in) :: seconds
+      integer(int64) :: now, rate
+
+      deadline_after = 0
+      if (seconds <= 0.0_dp) return
+      call system_clock(now, rate)
+      deadline_after = now + max(1_int64, int(min(seconds * real(rate, dp), 1.0e18_dp), int64))
+   end function deadline_after
 
    !> Counters of the last run and, after STATUS_NONFINITE_OUTPUT, the engine index (1-based)
    !> of the output that was not finite.

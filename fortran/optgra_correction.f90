@@ -11,6 +11,7 @@
 module optgra_correction
    use optgra_kinds
    use optgra_state, only: engine_state, MODE_OPTIMISE
+   use optgra_problem, only: violated, total_violation
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step
@@ -18,7 +19,7 @@ module optgra_correction
    implicit none
    private
 
-   public :: correction_phase, measure_violation, violated
+   public :: correction_phase, measure_violation
 
    integer, parameter :: MAX_CHORD_PASSES = 10
    !> A violation farther than this many radii away (in the linear model) is hopeless.
@@ -29,20 +30,6 @@ module optgra_correction
    integer, parameter :: WALK_FEASIBLE = 1, WALK_HOPELESS = 2, WALK_RADIUS = 3, WALK_FAILED = 4
 
 contains
-
-   !> True where a constraint is violated by more than one tolerance.
-   elemental logical function violated(kind, c)
-      integer, intent(in) :: kind
-      real(dp), intent(in) :: c
-      violated = kind /= TYPE_IGNORED .and. (c < -1.0_dp .or. (kind == TYPE_EQUALITY .and. c > 1.0_dp))
-   end function violated
-
-   !> Sum of |c_j| over the constraints violated by more than one tolerance.
-   pure real(dp) function total_violation(kind, c)
-      integer, intent(in) :: kind(:)
-      real(dp), intent(in) :: c(:)
-      total_violation = sum(abs(c), mask=violated(kind, c))
-   end function total_violation
 
    !> Total violation and linear distance to feasibility (sum |c_j| / |G_j|) of the constraints
    !> violated by more than one tolerance.  unsatisfiable > 0 names a violated constraint whose

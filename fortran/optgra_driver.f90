@@ -9,9 +9,11 @@
 module optgra_driver
    use optgra_kinds
    use optgra_state, only: engine_state, state_start_run
-   use optgra_evaluation, only: evaluate_values, evaluate_derivatives
+   use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
+   use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached
    use optgra_correction, only: correction_phase
    use optgra_optimisation, only: optimisation_phase
+   use optgra_sensitivity, only: record_multipliers
    use optgra_log
    implicit none
    private
@@ -26,13 +28,17 @@ contains
    !> Optimise from x_raw.  On return x_raw is the result, y_raw the raw outputs there (engine
    !> order), result the RESULT_* code and iterations the number of linearisations.  info is
    !> STATUS_OK unless the run was stopped by a callback or invalid data (then x_raw is the last
-   !> point reached).
+   !> point reached).  A run stopped by its fitness-call budget ends as if out of iterations
+   !> (RESULT_MATCHED with the best feasible iterate, or RESULT_NOT_MATCHED); one stopped by its
+   !> deadline returns RESULT_TIMEOUT with the best feasible iterate, or else the last linearised
+   !> point (y_raw is NaN when not even the start could be evaluated).
    subroutine execute(st, x_raw, y_raw, result, iterations, info)
       type(engine_state), intent(inout), target :: st
       real(dp), intent(inout) :: x_raw(:)
       real(dp), intent(out) :: y_raw(:)
       integer, intent(out) :: result, iterations, info
       real(dp), allocatable :: x_best(:), c_best(:), raw_best(:), step_origin(:)
+      real(dp), allocatable :: x_linearised(:), raw_linearised(:)
       real(dp) :: origin_merit
       logical :: judging
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
@@ -66,6 +72,8 @@ contains
          x_best = st%x
          c_best = st%c
          raw_best = y_raw
+         x_linearised = st%x
+         raw_linearised = spread(ieee_value(0.0_dp, ieee_quiet_nan), 1, m + 1)
          k = 0
          first_feasible = 0
          divergence = 0
@@ -102,6 +110,9 @@ contains
             mem%previous_reference = merge(st%x, mem%reference_point, k == 1)
             mem%reference_point = st%x
             mem%reference_values = st%c
+            x_linearised = st%x
+            raw_linearised = st%evaluator%cached_outputs
+            call log_iteration(st%log, k, st%x * p%variable_scale, raw_linearised)
             mem%moved = 0.0_dp
 
             call correction_phase(st, finished, violation, distance)
@@ -156,22 +167,35 @@ contains
             judging = mem%step_length > 0.0_dp .and. mem%predicted_gain > 0.0_dp
             if (.not. finished .or. mem%moved /= 0.0_dp) cycle
             result = RESULT_OPTIMAL
+            call record_multipliers(st)
             exit
          end do
          iterations = k
+         if (st%evaluator%status == STATUS_OK) then
+            ! Outputs at the result: the best iterate's are known; any other point was evaluated
+            ! last unless the run ended after a move that was never evaluated.
+            if (result == RESULT_MATCHED .and. all(st%x == x_best)) then
+               y_raw = raw_best
+            else
+               call evaluate_values(p, st%evaluator, st%x, st%c)
+               y_raw = st%evaluator%cached_outputs
+            end if
+         end if
+         if (limit_reached(st%evaluator)) then
+            if (first_feasible /= 0) then
+               st%x = x_best
+               y_raw = raw_best
+            else
+               st%x = x_linearised
+               y_raw = raw_linearised
+            end if
+            if (result /= RESULT_OPTIMAL) result = merge(RESULT_MATCHED, RESULT_NOT_MATCHED, first_feasible /= 0)
+            if (st%evaluator%status == STATUS_DEADLINE) result = RESULT_TIMEOUT
+            st%evaluator%status = STATUS_OK
+         end if
          x_raw = st%x * p%variable_scale
          info = st%evaluator%status
          if (info /= STATUS_OK) return
-
-         ! Outputs at the result: the best iterate's are known; any other point was evaluated
-         ! last unless the run ended after a move that was never evaluated.
-         if (result == RESULT_MATCHED .and. all(st%x == x_best)) then
-            y_raw = raw_best
-         else
-            call evaluate_values(p, st%evaluator, st%x, st%c)
-            info = st%evaluator%status
-            y_raw = st%evaluator%cached_outputs
-         end if
          if (log_enabled(st%log, 1)) then
             write (line, '(a,i0,a,i0,a,i0,a,i0,a)') 'result ', result, ' after ', k, ' iterations, ', &
                st%evaluator%fitness_calls, ' fitness calls, ', st%evaluator%gradient_calls, ' gradient calls'

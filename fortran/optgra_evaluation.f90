@@ -11,14 +11,15 @@
 module optgra_evaluation
    use, intrinsic :: iso_c_binding
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+   use, intrinsic :: iso_fortran_env, only: int64
    use optgra_kinds
-   use optgra_problem, only: problem_data
+   use optgra_problem, only: problem_data, total_violation
    use optgra_log
    implicit none
    private
 
    public :: evaluator, fitness_callback, gradient_callback
-   public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of
+   public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
 
    abstract interface
       !> Fill values(1:n_out) with the raw outputs at x (constraints, then merit).  Return 0 to
@@ -52,6 +53,16 @@ module optgra_evaluation
       integer :: nonfinite_output = 0
       integer :: fitness_calls = 0
       integer :: gradient_calls = 0
+      !> Limits of the run: fitness calls (0: none) and a system_clock deadline (0: none).
+      integer :: max_fitness_calls = 0
+      integer(int64) :: deadline = 0
+      !> The best point evaluated so far: feasible (within tolerance) before infeasible, then the
+      !> higher internal merit, or the smaller total violation (in tolerances).
+      logical :: have_best = .false.
+      real(dp) :: best_violation = 0.0_dp
+      real(dp) :: best_merit = 0.0_dp
+      real(dp), allocatable :: best_point(:)      ! (n) raw X
+      real(dp), allocatable :: best_outputs(:)    ! (m+1) raw outputs there
       logical :: have_cache = .false.
       real(dp), allocatable :: cached_point(:)    ! (n) raw X of the last evaluation
       real(dp), allocatable :: cached_outputs(:)  ! (m+1) raw outputs there
@@ -68,11 +79,14 @@ contains
       integer :: ierr
 
       if (allocated(ev%cached_point)) deallocate (ev%cached_point, ev%cached_outputs, &
-                                                  ev%user_values, ev%user_jacobian)
+                                                  ev%user_values, ev%user_jacobian, &
+                                                  ev%best_point, ev%best_outputs)
       allocate (ev%cached_point(p%n), ev%cached_outputs(p%m + 1), ev%user_values(p%m_user + 1), &
-                ev%user_jacobian(p%n, p%m_user + 1), stat=ierr)
+                ev%user_jacobian(p%n, p%m_user + 1), ev%best_point(p%n), ev%best_outputs(p%m + 1), &
+                stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       ev%have_cache = .false.
+      ev%have_best = .false.
       ev%status = STATUS_OK
       ev%nonfinite_output = 0
    end subroutine evaluator_allocate
@@ -83,6 +97,24 @@ contains
       integer, intent(in) :: k
       engine_index = merge(k, p%m + 1, k <= p%m_user)
    end function engine_index
+
+   !> True (and the run stopped) once the deadline has passed.
+   logical function past_deadline(ev)
+      type(evaluator), intent(inout) :: ev
+      integer(int64) :: now
+
+      past_deadline = .false.
+      if (ev%deadline == 0) return
+      call system_clock(now)
+      past_deadline = now >= ev%deadline
+      if (past_deadline) ev%status = STATUS_DEADLINE
+   end function past_deadline
+
+   !> The run was stopped by one of its limits rather than by a failure.
+   pure logical function limit_reached(ev)
+      type(evaluator), intent(in) :: ev
+      limit_reached = ev%status == STATUS_DEADLINE .or. ev%status == STATUS_BUDGET_SPENT
+   end function limit_reached
 
    !> Raw outputs at raw point X, without the cache.  ev%status reports a failure.
    subroutine raw_outputs_of(p, ev, point, raw)
@@ -95,6 +127,11 @@ contains
 
       raw = 0.0_dp
       if (ev%status /= STATUS_OK) return
+      if (ev%max_fitness_calls > 0 .and. ev%fitness_calls >= ev%max_fitness_calls) then
+         ev%status = STATUS_BUDGET_SPENT
+         return
+      end if
+      if (past_deadline(ev)) return
       if (.not. c_associated(ev%fitness)) then
          ev%status = STATUS_NOT_READY
          return
@@ -117,7 +154,33 @@ contains
       do b = 1, p%n_bounds
          raw(p%m_user + b) = p%bound_sign(b) * (point(p%bound_variable(b)) - p%bound_value(b))
       end do
+      call offer_best(p, ev, point, raw)
    end subroutine raw_outputs_of
+
+   !> Keep (point, raw) if it is the best evaluation so far.
+   subroutine offer_best(p, ev, point, raw)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: point(:), raw(:)
+      real(dp) :: violation, merit
+      logical :: better
+
+      violation = total_violation(p%kind(1:p%m), raw(1:p%m) / p%output_scale(1:p%m))
+      merit = raw(p%m + 1) / p%output_scale(p%m + 1)
+      if (.not. ev%have_best) then
+         better = .true.
+      else if (violation == 0.0_dp .and. ev%best_violation == 0.0_dp) then
+         better = merit > ev%best_merit
+      else
+         better = violation < ev%best_violation
+      end if
+      if (.not. better) return
+      ev%have_best = .true.
+      ev%best_violation = violation
+      ev%best_merit = merit
+      ev%best_point = point
+      ev%best_outputs = raw
+   end subroutine offer_best
 
    !> Internal outputs c at internal point x (cached).
    subroutine evaluate_values(p, ev, x, c)
@@ -199,6 +262,7 @@ contains
 
       raw_jacobian = 0.0_dp
       if (ev%status /= STATUS_OK) return
+      if (past_deadline(ev)) return
       if (.not. c_associated(ev%gradient)) then
          ev%status = STATUS_NOT_READY
          return

@@ -13,6 +13,9 @@ module optgra_kinds
    integer, parameter, public :: STATUS_NONFINITE_OUTPUT = 3  ! a callback delivered NaN or Inf
    integer, parameter, public :: STATUS_OUT_OF_MEMORY = 4
    integer, parameter, public :: STATUS_NOT_READY = 5         ! a required call has not been made
+   ! Evaluator states that end a run normally (never returned by an entry point).
+   integer, parameter, public :: STATUS_DEADLINE = 6          ! the wall-clock deadline has passed
+   integer, parameter, public :: STATUS_BUDGET_SPENT = 7      ! the fitness-call budget is spent
 
    ! Result codes of an optimisation ("finopt").
    integer, parameter, public :: RESULT_OPTIMAL = 1      ! feasible and converged

@@ -14,6 +14,7 @@ module optgra_problem
    private
 
    public :: problem_data, problem_allocate, problem_normalise, problem_set_bounds
+   public :: violated, total_violation
 
    type :: problem_data
       integer :: n = 0         ! variables
@@ -40,6 +41,8 @@ module optgra_problem
       integer :: max_divergence_iterations = 10
       integer :: max_stagnation_iterations = 10
       integer :: method = 2
+      integer :: max_fitness_calls = 0       ! 0: no limit
+      real(dp) :: time_limit = 0.0_dp        ! wall-clock seconds per run, 0: no limit
 
       ! Derived by problem_normalise.
       real(dp), allocatable :: output_scale(:)  ! (m+1) sigma_j
@@ -146,5 +149,19 @@ contains
       end do
       info = STATUS_OK
    end subroutine problem_normalise
+
+   !> True where a constraint is violated by more than one tolerance.
+   elemental logical function violated(kind, c)
+      integer, intent(in) :: kind
+      real(dp), intent(in) :: c
+      violated = kind /= TYPE_IGNORED .and. (c < -1.0_dp .or. (kind == TYPE_EQUALITY .and. c > 1.0_dp))
+   end function violated
+
+   !> Sum of |c_j| over the constraints violated by more than one tolerance.
+   pure real(dp) function total_violation(kind, c)
+      integer, intent(in) :: kind(:)
+      real(dp), intent(in) :: c(:)
+      total_violation = sum(abs(c), mask=violated(kind, c))
+   end function total_violation
 
 end module optgra_problem

@@ -32,12 +32,14 @@ module optgra_sensitivity
    use optgra_evaluation, only: evaluate_values, evaluate_derivatives
    use optgra_active_set
    use optgra_optimisation, only: classify_constraints, refine_active_set
-   use optgra_correction, only: correction_phase, violated
+   use optgra_correction, only: correction_phase
+   use optgra_problem, only: violated
    use optgra_log
    implicit none
    private
 
    public :: prepare_linearisation, sensitivity_matrices, linear_update, valid_linearisation
+   public :: record_multipliers
 
 contains
 
@@ -134,10 +136,7 @@ contains
                end if
             end if
             y = multipliers(f, j)
-            do i = 1, k
-               a = f%list(i)
-               cc(a, j) = -y(i) * sigma(j) / sigma(a)
-            end do
+            cc(:, j) = active_sensitivity(st, j, y)
             do q = 1, n
                if (.not. p%fixed(q)) cycle
                cp(q, j) = (gf(q, j) - dot_product(y, gf(q, f%list(1:k)))) * sigma(j) / s(q)
@@ -208,6 +207,35 @@ contains
          y_raw = st%c * p%output_scale
       end associate
    end subroutine linear_update
+
+   !> Raw dC_j/dDelta_k of output j against every constraint k (zero unless k is active), from
+   !> the least-squares coefficients y of its gradient on the active gradients.
+   pure function active_sensitivity(st, j, y) result(row)
+      type(engine_state), intent(in) :: st
+      integer, intent(in) :: j
+      real(dp), intent(in) :: y(:)
+      real(dp) :: row(st%problem%m)
+      integer :: i, a
+
+      row = 0.0_dp
+      do i = 1, st%factor%count
+         a = st%factor%list(i)
+         row(a) = -y(i) * st%problem%output_scale(j) / st%problem%output_scale(a)
+      end do
+   end function active_sensitivity
+
+   !> Keep the active set of the current factorisation and the Lagrange multipliers of the merit
+   !> against it (the merit row of CC): grad F + sum_k lambda_k grad C_k = 0 over the free
+   !> variables.
+   subroutine record_multipliers(st)
+      type(engine_state), intent(inout) :: st
+      integer :: merit
+
+      merit = st%problem%m + 1
+      st%multipliers = active_sensitivity(st, merit, multipliers(st%factor, merit))
+      st%active = st%factor%status(1:st%problem%m) > 0
+      st%have_multipliers = .true.
+   end subroutine record_multipliers
 
    !> A linearisation given from outside is usable: finite numbers, statuses that are either
    !> positions 1..k of an active list (each once, k <= n) or STATUS_CANDIDATE/PASSIVE/IGNORED.

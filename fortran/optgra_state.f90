@@ -55,6 +55,11 @@ module optgra_state
       real(dp), allocatable :: jacobian(:, :)        ! (n, m+1) G, fixed rows zero
       real(dp), allocatable :: full_jacobian(:, :)   ! (n, m+1) G with parameter rows
       type(linearisation) :: saved
+      !> Lagrange multipliers of the constraints (raw units, 0 when inactive) and the active set
+      !> at the solution of an optimal run.
+      logical :: have_multipliers = .false.
+      real(dp), allocatable :: multipliers(:)      ! (m)
+      logical, allocatable :: active(:)            ! (m)
       integer :: sensitivity_mode = MODE_OPTIMISE
    end type engine_state
 
@@ -73,7 +78,7 @@ contains
                 st%memory%reference_values(m + 1), st%memory%previous_direction(n), &
                 st%memory%previous_gradient(n), st%memory%previous_status(m), &
                 st%saved%point(n), st%saved%values(m + 1), st%saved%gradients(n, m + 1), &
-                st%saved%status(m), st%saved%shift(m), stat=ierr)
+                st%saved%status(m), st%saved%shift(m), st%multipliers(m), st%active(m), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
       st%x = 0.0_dp
@@ -81,6 +86,8 @@ contains
       st%jacobian = 0.0_dp
       st%full_jacobian = 0.0_dp
       st%saved%shift = 0.0_dp
+      st%multipliers = 0.0_dp
+      st%active = .false.
    end subroutine state_allocate
 
    !> Check the configuration and size the run's work arrays; every run starts here.

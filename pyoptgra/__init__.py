@@ -17,6 +17,7 @@ from .khan import (
     triangular_wave_fourier_grad,
 )
 from .optgra import optgra, optimize
+from .result import ForcedStop, IterationRecord, Result, Status
 from .sensitivity import SensitivityMatrices, SensitivityState
 
 try:
@@ -27,6 +28,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "optgra",
     "optimize",
+    "Result",
+    "Status",
+    "ForcedStop",
+    "IterationRecord",
     "SensitivityMatrices",
     "SensitivityState",
     "base_khan_function",

@@ -82,10 +82,15 @@ def output_name(index: int, nec: int) -> str:
     return f"inequality constraint {index - 1 - nec} (fitness[{index}])"
 
 
+def constraint_excess(c: np.ndarray, nec: int) -> np.ndarray:
+    """Violation of each pygmo constraint: |h| for the nec equalities, max(g, 0) for the rest."""
+    c = np.asarray(c, dtype=float)
+    return np.concatenate([np.abs(c[:nec]), np.maximum(c[nec:], 0.0)])
+
+
 def violation_summary(f: np.ndarray, nec: int, tolerances: np.ndarray) -> Tuple[int, float]:
     """Number of violated constraints and the Euclidean norm of their violations."""
-    c = np.asarray(f[1:], dtype=float)
-    excess = np.concatenate([np.abs(c[:nec]), np.maximum(c[nec:], 0.0)])
+    excess = constraint_excess(f[1:], nec)
     violated = excess > tolerances
     return int(violated.sum()), float(np.linalg.norm(excess[violated]))
 
@@ -208,18 +213,48 @@ class EngineProblem:
         """The pygmo fitness vector [objective, eq, ineq] from the engine's outputs ``y``."""
         return np.concatenate([[y[self.m]], y[: self.m_user]])
 
-    def is_at_least_as_good(self, x_new: np.ndarray, f_new: np.ndarray, x_old: np.ndarray, f_old: np.ndarray) -> bool:
-        """pygmo's feasibility-first comparison, with the box bounds counted as inequalities
-        (a point outside the box is not a solution, whether or not bounds become constraints)."""
-        lower = np.nonzero(finite_bound_mask(self.lower))[0]
-        upper = np.nonzero(finite_bound_mask(self.upper))[0]
+    def _box_rows(self, x: np.ndarray) -> np.ndarray:
+        """The box bounds as pygmo inequalities ``lb - x <= 0`` and ``x - ub <= 0`` (finite ones)."""
+        lower = finite_bound_mask(self.lower)
+        upper = finite_bound_mask(self.upper)
+        return np.concatenate([self.lower[lower] - x[lower], x[upper] - self.upper[upper]])
 
-        def extended(x: np.ndarray, f: np.ndarray) -> np.ndarray:
-            return np.concatenate([f, self.lower[lower] - x[lower], x[upper] - self.upper[upper]])
+    def _extended(self, x: np.ndarray, f: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Fitness with the box rows appended as inequalities, and the tolerance of every constraint.
 
+        A point outside the box is not a solution, whether or not bounds become constraints."""
+        box = self._box_rows(x)
         bound_tolerance = self.tolerances[self.m_user] if self.n_bound_rows else DEFAULT_CONSTRAINT_TOLERANCE
-        tolerances = np.concatenate([self.constraint_tolerances, np.full(lower.size + upper.size, bound_tolerance)])
-        return not pygmo.compare_fc(extended(x_old, f_old), extended(x_new, f_new), self.nec, tolerances)
+        return np.concatenate([f, box]), np.concatenate([self.constraint_tolerances, np.full(box.size, bound_tolerance)])
+
+    def _excess(self, x: np.ndarray, f: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        extended, tolerances = self._extended(x, f)
+        return constraint_excess(extended[1:], self.nec), tolerances
+
+    def max_violation(self, x: np.ndarray, f: np.ndarray) -> float:
+        """Largest violation (raw units) of the constraints and the box at (x, f)."""
+        excess, _ = self._excess(x, f)
+        return float(excess.max()) if excess.size else 0.0
+
+    def is_feasible(self, x: np.ndarray, f: np.ndarray) -> bool:
+        """Every constraint and box bound within its tolerance at (x, f)."""
+        excess, tolerances = self._excess(x, f)
+        return bool(np.all(excess <= tolerances))
+
+    def on_boundary(self, f: np.ndarray) -> np.ndarray:
+        """Per constraint: an equality, or an inequality within its tolerance of its boundary."""
+        c = np.asarray(f[1:], dtype=float)
+        near = np.abs(c) <= self.constraint_tolerances
+        near[: self.nec] = True
+        return near
+
+    def is_at_least_as_good(self, x_new: np.ndarray, f_new: np.ndarray, x_old: np.ndarray, f_old: np.ndarray) -> bool:
+        """pygmo's feasibility-first comparison, with the box bounds counted as inequalities."""
+        new, tolerances = self._extended(x_new, f_new)
+        old, _ = self._extended(x_old, f_old)
+        if np.any(np.isnan(new)):
+            return False
+        return not pygmo.compare_fc(old, new, self.nec, tolerances)
 
     def engine_priorities(self, priorities: Sequence[int]) -> np.ndarray:
         """Engine priorities (reference layout: constraints, bound rows, merit); default all 1."""

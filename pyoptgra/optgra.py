@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import logging
 import numbers
-import warnings
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pygmo
 
 from . import _core
+from .result import ForcedStop, IterationRecord, Result, Status
 from .sensitivity import SensitivityMatrices, SensitivityState
-from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan_function, violation_summary
+from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan_function
 
 _logger = logging.getLogger("pyoptgra")
-
-#: Status sentences of the result codes; tests and scripts match on their key phrases.
-RESULT_MESSAGES = {
-    1: "Optimal Solution Found: constraints matched and no further improvement within tolerance.",
-    2: "Constraints matched, but not optimal: the iteration budget was exhausted.",
-    3: "Not converged: the constraints could not be matched within the correction budget.",
-    4: "Problem appears infeasible: the correction error was diverging.",
-    5: "Timeout reached: the best point found so far was returned.",
-}
 
 _ENGINE_LOG_LEVELS = {1: logging.INFO}
 
@@ -82,8 +74,10 @@ class optgra:
         optimization_method: 0 steepest descent, 1 modified spectral CG, 2 spectral CG,
             3 Fletcher-Reeves CG.
         log_level: detail of the engine log sent to the ``logging`` logger "pyoptgra" (0-4).
-        timeout_seconds: wall-clock limit of one evolve, or None (accepted, not enforced yet: a
-            warning says so).
+        timeout_seconds: wall-clock limit of one run, or None.  Checked by the engine before every
+            evaluation; when it passes, the run returns its best point with status 5 (TIMEOUT).
+        max_evaluations: at most this many fitness evaluations per run, or None (keyword-only);
+            when spent, the run ends as if out of iterations (status 2 or 3).
         finite_difference_step: raw step of the central differences used when the problem has
             no gradient, a number or one per variable (keyword-only).
         check_gradient: compare the problem's gradient with central differences at every
@@ -108,6 +102,7 @@ class optgra:
         log_level: int = 0,
         timeout_seconds: Optional[float] = None,
         *,
+        max_evaluations: Optional[int] = None,
         finite_difference_step: Union[float, Sequence[float]] = 0.01,
         check_gradient: bool = False,
     ) -> None:
@@ -136,6 +131,7 @@ class optgra:
             raise ValueError(f"optimization_method must be 0, 1, 2 or 3, got {optimization_method}")
         self.log_level = _require_int("log_level", log_level, 0)
         self.timeout_seconds = None if timeout_seconds is None else _require_float("timeout_seconds", timeout_seconds)
+        self.max_evaluations = None if max_evaluations is None else _require_int("max_evaluations", max_evaluations, 1)
         steps = np.atleast_1d(np.asarray(finite_difference_step, dtype=float))
         if steps.ndim != 1 or not np.all(np.isfinite(steps) & (steps > 0)):
             raise ValueError(f"finite_difference_step must be positive and finite, got {finite_difference_step!r}")
@@ -144,7 +140,9 @@ class optgra:
         self.verbosity = 0
         self.selection = pygmo.s_policy(pygmo.select_best(rate=1))
         self._log: List[tuple] = []
-        self._last_result: Dict[str, Any] = {}
+        #: The :class:`Result` of the last ``solve`` or ``evolve`` (None before the first).
+        self.last_result: Optional[Result] = None
+        self._has_gradient = False
         self._sens_state: Optional[SensitivityState] = None
 
     # -- pygmo interface --------------------------------------------------------------------
@@ -171,22 +169,22 @@ class optgra:
             "log_level", "verbosity", "timeout_seconds",
         ]
         lines = ["Optgra: constrained gradient-based optimisation (pyoptgra)"]
-        result = self._last_result
-        if result:
-            gradient = "user-defined gradients" if result["has_gradient"] else "numerical gradients by double differencing"
+        result = self.last_result
+        if result is not None:
+            gradient = "user-defined gradients" if self._has_gradient else "numerical gradients by double differencing"
             lines.append(f"\tUsing {gradient}")
         lines += [f"\t{name} = {getattr(self, name)}" for name in settings]
-        if not result:
+        if result is None:
             lines.append("No optimisation has been run yet: no result to report.")
             return "\n".join(lines)
         lines += [
             "Last optimisation result:",
-            f"\tobjective = {result['f'][0]}",
-            f"\tconstraint violation norm = {result['violation_norm']}",
-            f"\tviolated constraints = {result['violated']}",
-            f"\titerations = {result['iterations']}",
-            f"\tfitness evaluations = {result['fitness_evaluations']}, gradient evaluations = {result['gradient_evaluations']}",
-            f"\t{RESULT_MESSAGES[result['finopt']]}",
+            f"\tobjective = {result.objective}",
+            f"\tmax constraint violation = {result.max_violation}",
+            f"\tfeasible = {result.feasible}",
+            f"\titerations = {result.iterations}",
+            f"\tfitness evaluations = {result.evaluations['fitness']}, gradient evaluations = {result.evaluations['gradient']}",
+            f"\t{result.message}",
         ]
         return "\n".join(lines)
 
@@ -195,46 +193,91 @@ class optgra:
 
         The result replaces that individual when it is at least as good under pygmo's
         feasibility-first comparison (with zero ``c_tol`` entries taken as 1e-6); the population
-        never gets worse.
+        never gets worse.  The run's :class:`Result` is kept as :attr:`last_result`.
         """
         problem = population.problem
         self._validate(population, problem)
-        if self.timeout_seconds is not None:
-            warnings.warn("timeout_seconds is not enforced by this version of pyoptgra", RuntimeWarning, stacklevel=2)
+        index = population.best_idx()
+        x0 = np.asarray(population.get_x()[index], dtype=float)
+        result, mapping = self._run(problem, x0)
+        if mapping.is_at_least_as_good(result.x, result.fitness, x0, population.get_f()[index]):
+            population.set_xf(index, result.x, result.fitness)
+        return population
+
+    def solve(self, problem: Any, x0: Sequence[float]) -> Result:
+        """Optimise ``problem`` (a ``pygmo.problem`` or a user-defined problem) from ``x0``.
+
+        Returns the :class:`Result` (also kept as :attr:`last_result`).  An exception raised by the
+        problem propagates unchanged after the engine has stopped, with :attr:`last_result` holding
+        the best point evaluated so far; :class:`ForcedStop` ends the run the same way but is
+        not raised: its result has status ``FORCED_STOP``.
+        """
+        problem = problem if isinstance(problem, pygmo.problem) else pygmo.problem(problem)
+        self._validate_problem(problem)
+        x0 = np.asarray(x0, dtype=float)
+        if x0.shape != (problem.get_nx(),):
+            raise ValueError(f"x0 must have shape ({problem.get_nx()},) (one entry per variable), got {x0.shape}")
+        return self._run(problem, x0)[0]
+
+    def _run(self, problem: pygmo.problem, x0: np.ndarray) -> Tuple[Result, EngineProblem]:
+        """One engine session from problem-space point x0; sets last_result and the log."""
         khan = make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
         log = EvaluationLog(interval=self.verbosity)
         mapping = EngineProblem(
             problem, self.bounds_to_constraints, self.force_bounds, khan,
             self.bound_constraints_tolerance, self.merit_function_threshold, log,
         )
-        index = population.best_idx()
-        x0 = np.asarray(population.get_x()[index], dtype=float)
         bad = np.nonzero(~np.isfinite(x0))[0]
         if bad.size:
             raise ValueError(f"the start point is not finite at variable indices {bad.tolist()}: x0 = {x0.tolist()}")
-
         has_gradient = problem.has_gradient()
-        xe, y, finopt, iterations, fitness_calls, gradient_calls = _core.optimize(
-            mapping.engine_point(x0),
-            mapping.output_types,
-            mapping.fitness,
-            mapping.gradient if has_gradient else None,
-            self._engine_settings(mapping),
-        )
+        history: List[IterationRecord] = []
+
+        def record(iteration: int, xe: np.ndarray, y: np.ndarray) -> None:
+            x = mapping.problem_point(xe)
+            f = mapping.pygmo_fitness(y)
+            history.append(IterationRecord(iteration, log.count, float(f[0]), mapping.max_violation(x, f), x))
+
+        settings = self._engine_settings(mapping)
+        settings["history"] = record
+        report: Dict[str, Any] = {}
+        start = time.perf_counter()
+        error: Optional[BaseException] = None
+        try:
+            _core.optimize(mapping.engine_point(x0), mapping.output_types, mapping.fitness,
+                           mapping.gradient if has_gradient else None, settings, report)
+        except BaseException as exc:  # noqa: B902 - re-raised below, after the result is kept
+            error = exc
+        elapsed = time.perf_counter() - start
+        self._log = log.rows
+        self._has_gradient = has_gradient
+        if "x" not in report:  # rejected before the engine ran
+            raise error
+        if error is None:
+            xe, y, status = report["x"], report["y"], Status(report["result"])
+        else:
+            status = Status.FORCED_STOP if isinstance(error, ForcedStop) else Status.EXCEPTION
+            xe, y = report["best_x"], report["best_y"]
+            if xe is None:
+                xe, y = mapping.engine_point(x0), np.full(mapping.m + 1, np.nan)
         x = mapping.problem_point(xe)
         f = mapping.pygmo_fitness(y)
-        tolerances = mapping.constraint_tolerances
-        if mapping.is_at_least_as_good(x, f, x0, population.get_f()[index]):
-            population.set_xf(index, x, f)
-        violated, norm = violation_summary(f, mapping.nec, tolerances)
-        self._log = log.rows
-        self._last_result = {
-            "x": x, "f": f, "finopt": int(finopt), "iterations": int(iterations),
-            "fitness_evaluations": int(fitness_calls), "gradient_evaluations": int(gradient_calls),
-            "violated": violated, "violation_norm": norm, "nec": mapping.nec,
-            "con_tol": tolerances, "has_gradient": has_gradient,
-        }
-        return population
+        nc = mapping.m_user
+        multipliers = np.full(nc, np.nan)
+        if report.get("multipliers") is not None:
+            multipliers = np.asarray(report["multipliers"][:nc], dtype=float)
+            active = np.asarray(report["active"][:nc], dtype=bool) | (np.arange(nc) < mapping.nec)
+        else:
+            active = mapping.on_boundary(f)
+        self.last_result = Result(
+            x=x, fitness=f, status=status, feasible=mapping.is_feasible(x, f),
+            max_violation=mapping.max_violation(x, f), iterations=int(report["iterations"]),
+            evaluations={"fitness": int(report["fitness_calls"]), "gradient": int(report["gradient_calls"])},
+            elapsed=elapsed, history=history, multipliers=multipliers, active=active,
+        )
+        if error is not None and not isinstance(error, ForcedStop):
+            raise error
+        return self.last_result, mapping
 
     def _algorithm_settings(self, n: int, has_gradient: bool) -> Dict[str, Any]:
         """The algorithm's part of the engine configuration (the ``settings`` of ``pyoptgra._core``)."""
@@ -249,6 +292,10 @@ class optgra:
         if self.check_gradient and has_gradient:
             derivative_mode = -1
         return {
+            "max_evaluations": self.max_evaluations or 0,
+            # the engine reads 0 as no limit; a zero timeout means stop at the first check
+            "time_limit": 0.0 if self.timeout_seconds is None else max(self.timeout_seconds, 1e-9),
+            "history": None,
             "variable_scales": np.asarray(self.variable_scaling_factors or np.ones(n), dtype=float),
             "variable_types": np.asarray(self.variable_types or np.zeros(n), dtype=np.intc),
             "derivative_mode": derivative_mode,

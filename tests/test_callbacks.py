@@ -36,8 +36,8 @@ def calls_of_a_clean_run():
     population.push_back([3.0, -4.0])
     algo = pygmo.algorithm(pyoptgra.optgra())
     algo.evolve(population)
-    result = algo.extract(pyoptgra.optgra)._last_result
-    return result["fitness_evaluations"] + 1, result["gradient_evaluations"]  # + pygmo's own start
+    result = algo.extract(pyoptgra.optgra).last_result
+    return result.evaluations["fitness"] + 1, result.evaluations["gradient"]  # + pygmo's own start
 
 
 @pytest.mark.parametrize("k", [1, 2, "last"])
@@ -74,11 +74,13 @@ def test_engine_rejects_malformed_callback_output():
         lower=np.full(1, -np.inf), upper=np.full(1, np.inf), tolerances=np.full(1, 1e-6), priorities=np.ones(1, np.intc),
         variable_scales=np.ones(1), variable_types=np.zeros(1, np.intc), derivative_mode=2,
         difference_steps=np.full(1, 0.01), max_iterations=5, max_correction_iterations=5, max_distance=1.0,
-        probe_distance=1.0, method=2, log_level=0, log=None,
+        probe_distance=1.0, method=2, log_level=0, log=None, max_evaluations=0, time_limit=0.0, history=None,
     )
     with pytest.raises(ValueError, match="1-D array of 1 values"):
-        _core.optimize(np.zeros(1), np.array([-1], np.intc), lambda x: np.zeros(3), None, settings)
-    x, y, result, iterations, nf, ng = _core.optimize(
-        np.zeros(1), np.array([-1], np.intc), lambda x: np.array([(x[0] - 0.25) ** 2]), None, settings
+        _core.optimize(np.zeros(1), np.array([-1], np.intc), lambda x: np.zeros(3), None, settings, {})
+    report = _core.optimize(
+        np.zeros(1), np.array([-1], np.intc), lambda x: np.array([(x[0] - 0.25) ** 2]), None, settings, {}
     )
-    assert x[0] == pytest.approx(0.25, abs=1e-3) and result == 1 and y[0] == pytest.approx((x[0] - 0.25) ** 2)
+    x, y = report["x"], report["y"]
+    assert x[0] == pytest.approx(0.25, abs=1e-3) and report["result"] == 1 and y[0] == pytest.approx((x[0] - 0.25) ** 2)
+    assert report["best_x"][0] == pytest.approx(0.25, abs=1e-3) and report["best_y"][0] <= y[0]

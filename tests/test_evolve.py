@@ -199,9 +199,3 @@ def test_name_extra_info_and_verbosity(capsys):
     log = uda.extract(pyoptgra.optgra).get_log()
     assert log and log[-1][4] is True and log[0][0] == 1
     assert "fevals:" in capsys.readouterr().out
-
-
-def test_unenforced_timeout_is_not_silent():
-    population = pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=1)
-    with pytest.warns(RuntimeWarning, match="timeout_seconds"):
-        pyoptgra.optgra(timeout_seconds=5.0).evolve(population)

@@ -39,10 +39,10 @@ def test_hock_schittkowski_71_from_the_standard_start(method):
     f = population.get_f()[0]
     assert f[0] == pytest.approx(17.0140173, rel=1e-6)
     assert abs(f[1]) <= 1e-6 and f[2] <= 1e-6
-    result = algo.extract(pyoptgra.optgra)._last_result
-    assert result["finopt"] == 1
+    result = algo.extract(pyoptgra.optgra).last_result
+    assert result.status == pyoptgra.Status.OPTIMAL
     # the fitness evaluations counted by pygmo are exactly those of the engine's callbacks
-    assert population.problem.get_fevals() == result["fitness_evaluations"] + 1
+    assert population.problem.get_fevals() == result.evaluations["fitness"] + 1
 
 
 @pytest.mark.parametrize("method", [0, 1, 2, 3])
@@ -72,4 +72,4 @@ def test_luksan_vlcek_with_khan_bounds_reaches_the_local_minimum_slsqp_finds(met
     assert f[0] == pytest.approx(reference.fun, abs=1e-7) and f[0] == pytest.approx(0.8411827, abs=1e-6)
     assert x == pytest.approx(reference.x, abs=1e-5)
     assert np.all(np.abs(f[1:5]) < 1e-6) and np.all(f[5:] < 1e-6)
-    assert algo.extract(pyoptgra.optgra)._last_result["finopt"] == 1
+    assert algo.extract(pyoptgra.optgra).last_result.status == 1
