@@ -10,7 +10,7 @@ SOURCES := $(shell find fortran cpp_wrapper pyoptgra -type f -not -name '*.pyc')
 .PHONY: demo test setup clean
 
 demo: $(VENV)/.built
-	$(PY) examples/demo.py
+	$(PY) -m pyoptgra
 
 test: $(VENV)/.built
 	$(VENV)/bin/pytest

@@ -17,6 +17,7 @@ from .khan import (
     triangular_wave_fourier_grad,
 )
 from .optgra import optgra, optimize
+from .plotting import plot_history
 from .result import ForcedStop, IterationRecord, Result, Status
 from .sensitivity import SensitivityMatrices, SensitivityState
 
@@ -29,6 +30,7 @@ __all__ = [
     "optgra",
     "optimize",
     "Result",
+    "plot_history",
     "Status",
     "ForcedStop",
     "IterationRecord",

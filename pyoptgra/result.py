@@ -130,8 +130,9 @@ class Result:
             f"elapsed:       {self.elapsed:.4g} s",
         ]
         if self.active.size:
-            active = np.nonzero(self.active)[0].tolist()
-            lines.append(f"active:        constraints {active}")
+            active = np.nonzero(self.active)[0]
+            shown = ", ".join(map(str, active[:12])) + (", ..." if active.size > 12 else "")
+            lines.append(f"active:        {active.size} of {self.active.size} constraints [{shown}]")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
