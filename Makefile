@@ -10,7 +10,8 @@ SOURCES := $(shell find fortran cpp_wrapper pyoptgra -type f -not -name '*.pyc')
 .PHONY: demo test setup clean
 
 demo: $(VENV)/.built
-	$(PY) -m pyoptgra
+	@# run outside the source tree, whose pyoptgra/ has no compiled core
+	cd $$(mktemp -d) && $(abspath $(PY)) -m pyoptgra $(CURDIR)/pyoptgra_convergence.png
 
 test: $(VENV)/.built
 	$(VENV)/bin/pytest
