@@ -147,6 +147,7 @@ class optgra:
 
     # -- pygmo interface --------------------------------------------------------------------
     def get_name(self) -> str:
+        """The algorithm's name for pygmo: ``"Optgra"``."""
         return "Optgra"
 
     def set_verbosity(self, verbosity: int) -> None:
@@ -157,10 +158,11 @@ class optgra:
         self.verbosity = verbosity
 
     def get_log(self) -> List[tuple]:
-        """Rows (fevals, objective, violated count, violation norm, feasible) of the last evolve."""
+        """Rows (fevals, objective, violated count, violation norm, feasible) of the last run."""
         return list(self._log)
 
     def get_extra_info(self) -> str:
+        """A readable report for pygmo: the settings and, after a run, its outcome and status sentence."""
         settings = [
             "max_iterations", "max_correction_iterations", "max_distance_per_iteration",
             "perturbation_for_snd_order_derivatives", "variable_scaling_factors", "variable_types",

@@ -20,7 +20,7 @@ class Status(enum.IntEnum):
     MATCHED = 2
     #: The constraints were never matched within the budget.
     NOT_MATCHED = 3
-    #: The distance to feasibility kept growing: the problem looks infeasible.
+    #: The distance to feasibility kept growing, so the problem looks infeasible.
     INFEASIBLE = 4
     #: ``timeout_seconds`` ran out; the best point found so far is returned.
     TIMEOUT = 5

@@ -61,8 +61,10 @@ class SensitivityState:
             0 near its boundary but not active, -1 clearly satisfied, -2 ignored.
         output_types: ``(m+1,)`` engine types: 0 equality, -1 ``<= 0``, +1 ``>= 0``; objective -1.
         variable_types: ``(n,)`` 0 free, 1 parameter.
-        nec, nic: the problem's equality and inequality counts.
-        lower, upper: ``(n,)`` the bounds that became constraint rows (``-inf``/``inf`` where none).
+        nec: the problem's number of equality constraints.
+        nic: the problem's number of inequality constraints.
+        lower: ``(n,)`` the lower bounds that became constraint rows (``-inf`` where none).
+        upper: ``(n,)`` the upper bounds that became constraint rows (``inf`` where none).
         tolerances: ``(m+1,)`` the tolerance of every output (the problem's ``c_tol``, zero
             entries read 1e-6; the bound tolerance; the merit threshold).
         feasible: whether every constraint was within its tolerance at X.
@@ -93,7 +95,7 @@ class SensitivityState:
 
     @property
     def active(self) -> np.ndarray:
-        """``(m,)`` boolean: the active constraints."""
+        """The active constraints, a boolean ``(m,)`` array."""
         return self.status > 0
 
     def engine_state(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -134,8 +136,9 @@ class SensitivityMatrices:
 
     @property
     def multipliers(self) -> np.ndarray:
-        """``(m,)`` Lagrange multipliers: the merit row of CC, zero for inactive constraints;
-        :math:`\\nabla F + \\sum_k \\lambda_k \\nabla C_k = 0` over the free variables."""
+        """The ``(m,)`` Lagrange multipliers, i.e. the merit row of CC (zero for inactive
+        constraints), with :math:`\\nabla F + \\sum_k \\lambda_k \\nabla C_k = 0` over the free
+        variables."""
         return self.constraint_vs_active[-1]
 
     def as_lists(self) -> Tuple[List[int], List[List[float]], List[List[float]], List[List[float]], List[List[float]]]:
