@@ -3,7 +3,7 @@
 A point mass (a planar double integrator, p'' = a) moves from rest at the origin to rest at
 (1, 0) in unit time, with the acceleration constant over each of N segments, and must stay
 outside a disc of radius 0.2 centred at (0.5, 0).  Minimise the control energy
-sum |a_k|^2 dt.  The transcription is direct: the variables are the positions and velocities at
+``sum(|a_k|^2) dt``.  The transcription is direct: the variables are the positions and velocities at
 the N + 1 nodes and the N accelerations; the dynamics are linear equality constraints (exact for
 piecewise-constant acceleration), the keep-out zone one nonlinear inequality per interior node.
 """
@@ -32,7 +32,7 @@ class PlanarTransfer:
         self.radius = radius
         self.dt = 1.0 / segments
 
-    # layout: node k has (x, y, vx, vy) at 4k..4k+3; segment k has (ax, ay) after the nodes
+    # layout: node k has ``(x, y, vx, vy)`` at 4k..4k+3; segment k has (ax, ay) after the nodes
     def _split(self, z: np.ndarray):
         n_nodes = self.segments + 1
         states = z[: 4 * n_nodes].reshape(n_nodes, 4)
