@@ -7,6 +7,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -59,12 +60,12 @@ struct Callbacks {
   std::optional<py::error_already_set> error;
 };
 
-// A read-only numpy view of engine memory, valid during the callback only.
-py::array_t<double> view(const double* data, int n) {
-  py::array_t<double> a({static_cast<py::ssize_t>(n)}, {static_cast<py::ssize_t>(sizeof(double))},
-                        data, py::none());
-  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-  return a;
+// The point handed to a callback: a fresh array that owns its data.  A view of engine memory
+// would change under the callback's feet when it keeps x (a cache, a recorded history, a
+// traceback's frame locals) and dangle once the session is closed; copying n doubles is cheap
+// next to the Python call.
+py::array_t<double> point(const double* data, int n) {
+  return py::array_t<double>(static_cast<py::ssize_t>(n), data);
 }
 
 // Run f with the GIL held; store any exception and report failure to the engine.
@@ -91,7 +92,7 @@ extern "C" int fitness_trampoline(void* context, int n, const double* x, int n_o
                                   double* values) {
   auto* cb = static_cast<Callbacks*>(context);
   return guarded(cb, [&] {
-    DoubleArray out = DoubleArray::ensure(cb->fitness(view(x, n)));
+    DoubleArray out = DoubleArray::ensure(cb->fitness(point(x, n)));
     if (!out) throw py::error_already_set();
     if (out.ndim() != 1 || out.shape(0) != n_out)
       throw py::value_error("fitness callback must return a 1-D array of " + std::to_string(n_out) +
@@ -105,7 +106,7 @@ extern "C" int gradient_trampoline(void* context, int n, const double* x, int n_
   auto* cb = static_cast<Callbacks*>(context);
   return guarded(cb, [&] {
     if (cb->gradient.is_none()) throw std::runtime_error("the engine asked for a gradient, but none was given");
-    DoubleArray out = DoubleArray::ensure(cb->gradient(view(x, n)));
+    DoubleArray out = DoubleArray::ensure(cb->gradient(point(x, n)));
     if (!out) throw py::error_already_set();
     if (out.ndim() != 2 || out.shape(0) != n_out || out.shape(1) != n)
       throw py::value_error("gradient callback must return an array of shape (" +
@@ -119,6 +120,11 @@ extern "C" void log_trampoline(void* context, int level, const char* message, in
   guarded(cb, [&] { cb->log(level, py::str(message, static_cast<size_t>(length))); });
 }
 
+// Iteration budgets: negative values are passed on (the engine rejects them); values beyond
+// MAX_BUDGET, which no run reaches, become MAX_BUDGET, which leaves the engine room to count past.
+constexpr long long MAX_BUDGET = 1000000000;
+int clamp_budget(long long budget) { return static_cast<int>(std::clamp(budget, -1LL, MAX_BUDGET)); }
+
 template <typename Array>
 void require_size(const Array& a, py::ssize_t size, const char* name) {
   if (a.ndim() != 1 || a.shape(0) != size)
@@ -129,7 +135,7 @@ void require_size(const Array& a, py::ssize_t size, const char* name) {
 py::tuple optimize(DoubleArray x0, IntArray output_types, py::object fitness, py::object gradient,
                    DoubleArray lower, DoubleArray upper, DoubleArray tolerances, IntArray priorities,
                    DoubleArray variable_scales, IntArray variable_types, int derivative_mode,
-                   DoubleArray difference_steps, int max_iterations, int max_correction_iterations,
+                   DoubleArray difference_steps, long long max_iterations, long long max_correction_iterations,
                    double max_distance, double probe_distance, int method, int log_level,
                    py::object log) {
   const py::ssize_t n = x0.size();
@@ -160,9 +166,9 @@ py::tuple optimize(DoubleArray x0, IntArray output_types, py::object fitness, py
     check(ogvtyp(s, variable_types.data()), "variable_types");
     check(ogderi(s, derivative_mode, difference_steps.data()), "derivative_mode/difference_steps");
     check(ogdist(s, max_distance, probe_distance), "max_distance/probe_distance");
-    check(ogiter(s, max_iterations, max_correction_iterations, max_iterations, max_iterations,
-                 max_iterations),
-          "iteration limits");
+    // A budget beyond the engine's integer range is unlimited in practice: clamp it.
+    const int total = clamp_budget(max_iterations), correction = clamp_budget(max_correction_iterations);
+    check(ogiter(s, total, correction, total, total, total), "iteration limits");
     check(ogomet(s, method), "method");
     check(ogwlog(s, log_level, log.is_none() ? nullptr : &log_trampoline, &cb), "log_level");
     double* xp = x.mutable_data();
