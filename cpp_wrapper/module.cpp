@@ -68,13 +68,18 @@ py::array_t<double> point(const double* data, int n) {
   return py::array_t<double>(static_cast<py::ssize_t>(n), data);
 }
 
-// Run f with the GIL held; store any exception and report failure to the engine.
+// Run f with the GIL held; store any exception and report failure to the engine.  Pending
+// signals are handled before and after f: Python runs its handlers (Ctrl-C's KeyboardInterrupt)
+// only between bytecodes, and a callback implemented in C runs none, so without these checks a
+// Ctrl-C during a run would wait for its end.
 template <typename F>
 int guarded(Callbacks* cb, F&& f) {
   py::gil_scoped_acquire gil;
   if (cb->error) return 1;
   try {
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     f();
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     return 0;
   } catch (py::error_already_set& e) {
     cb->error.emplace(std::move(e));
