@@ -236,6 +236,20 @@ def test_huge_iteration_budgets_are_accepted():
         assert population.get_f()[0][0] == pytest.approx(17.0140173, abs=1e-5)
 
 
+@pytest.mark.timeout(30)
+def test_only_the_order_of_priorities_matters():
+    """Priorities far apart or beyond 32 bits: the same run as with small ones, as fast (the
+    engine walks every integer level in between: 1 and 10**7 took 7 s, 10**9 would take hours)."""
+    runs = []
+    for low, high in ((1, 2), (-5, 10**7), (1, 10**9), (-(10**12), 10**15)):
+        # HS71: 1 equality, 1 inequality, 8 bound rows, the objective
+        algo = pygmo.algorithm(pyoptgra.optgra(constraint_priorities=[low, high] + [low] * 8 + [high]))
+        population = algo.evolve(one_individual(pygmo.hock_schittkowski_71(), [1.0, 5.0, 5.0, 1.0]))
+        runs.append((population.get_x()[0].tolist(), algo.extract(pyoptgra.optgra)._last_result["fitness_evaluations"]))
+    assert all(run == runs[0] for run in runs)
+    assert population.get_f()[0][0] == pytest.approx(17.0140173, abs=1e-5)
+
+
 # -- 4. user exceptions at evaluation k ------------------------------------------------------
 
 
