@@ -62,21 +62,26 @@ struct Callbacks {
   std::optional<py::error_already_set> error;
 };
 
-// A read-only numpy view of engine memory, valid during the callback only.
-py::array_t<double> view(const double* data, int n) {
-  py::array_t<double> a({static_cast<py::ssize_t>(n)}, {static_cast<py::ssize_t>(sizeof(double))},
-                        data, py::none());
-  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-  return a;
+// The point handed to a callback: a fresh array that owns its data.  A view of engine memory
+// would change under the callback's feet when it keeps x (a cache, a recorded history, a
+// traceback's frame locals) and dangle once the session is closed; copying n doubles is cheap
+// next to the Python call.
+py::array_t<double> point(const double* data, int n) {
+  return py::array_t<double>(static_cast<py::ssize_t>(n), data);
 }
 
-// Run f with the GIL held; store any exception and report failure to the engine.
+// Run f with the GIL held; store any exception and report failure to the engine.  Pending
+// signals are handled before and after f: Python runs its handlers (Ctrl-C's KeyboardInterrupt)
+// only between bytecodes, and a callback implemented in C runs none, so without these checks a
+// Ctrl-C during a run would wait for its end.
 template <typename F>
 int guarded(Callbacks* cb, F&& f) {
   py::gil_scoped_acquire gil;
   if (cb->error) return 1;
   try {
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     f();
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     return 0;
   } catch (py::error_already_set& e) {
     cb->error.emplace(std::move(e));
@@ -94,7 +99,7 @@ extern "C" int fitness_trampoline(void* context, int n, const double* x, int n_o
                                   double* values) {
   auto* cb = static_cast<Callbacks*>(context);
   return guarded(cb, [&] {
-    DoubleArray out = DoubleArray::ensure(cb->fitness(view(x, n)));
+    DoubleArray out = DoubleArray::ensure(cb->fitness(point(x, n)));
     if (!out) throw py::error_already_set();
     if (out.ndim() != 1 || out.shape(0) != n_out)
       throw py::value_error("fitness callback must return a 1-D array of " + std::to_string(n_out) +
@@ -108,7 +113,7 @@ extern "C" int gradient_trampoline(void* context, int n, const double* x, int n_
   auto* cb = static_cast<Callbacks*>(context);
   return guarded(cb, [&] {
     if (cb->gradient.is_none()) throw std::runtime_error("the engine asked for a gradient, but none was given");
-    DoubleArray out = DoubleArray::ensure(cb->gradient(view(x, n)));
+    DoubleArray out = DoubleArray::ensure(cb->gradient(point(x, n)));
     if (!out) throw py::error_already_set();
     if (out.ndim() != 2 || out.shape(0) != n_out || out.shape(1) != n)
       throw py::value_error("gradient callback must return an array of shape (" +
@@ -125,8 +130,13 @@ extern "C" void log_trampoline(void* context, int level, const char* message, in
 extern "C" void history_trampoline(void* context, int iteration, int n, const double* x, int n_out,
                                    const double* y) {
   auto* cb = static_cast<Callbacks*>(context);
-  guarded(cb, [&] { cb->history(iteration, view(x, n), view(y, n_out)); });
+  guarded(cb, [&] { cb->history(iteration, point(x, n), point(y, n_out)); });
 }
+
+// Iteration budgets: negative values are passed on (the engine rejects them); values beyond
+// MAX_BUDGET, which no run reaches, become MAX_BUDGET, which leaves the engine room to count past.
+constexpr long long MAX_BUDGET = 1000000000;
+int clamp_budget(long long budget) { return static_cast<int>(std::clamp(budget, -1LL, MAX_BUDGET)); }
 
 template <typename Array>
 void require_size(const Array& a, py::ssize_t size, const char* name) {
@@ -147,8 +157,7 @@ Array setting(const py::dict& settings, const char* name, py::ssize_t size) {
 class Configured {
  public:
   Configured(py::ssize_t n, const IntArray& output_types, const py::dict& settings, Callbacks& cb)
-      : n_(n), m_(output_types.size() - 1), session_(static_cast<int>(n_), static_cast<int>(m_)) {
-    if (output_types.ndim() != 1 || m_ < 0) throw py::value_error("output_types must hold at least the merit type");
+      : n_(n), m_(constraint_count(output_types)), session_(static_cast<int>(n_), static_cast<int>(m_)) {
     void* s = session_.get();
     auto lower = setting<DoubleArray>(settings, "lower", n_);
     auto upper = setting<DoubleArray>(settings, "upper", n_);
@@ -163,19 +172,26 @@ class Configured {
           "derivative_mode/difference_steps");
     check(ogdist(s, settings["max_distance"].cast<double>(), settings["probe_distance"].cast<double>()),
           "max_distance/probe_distance");
-    const int iterations = settings["max_iterations"].cast<int>();
-    check(ogiter(s, iterations, settings["max_correction_iterations"].cast<int>(), iterations, iterations,
-                 iterations),
+    // A budget beyond the engine's integer range is unlimited in practice: clamp it.
+    const int iterations = clamp_budget(settings["max_iterations"].cast<long long>());
+    check(ogiter(s, iterations, clamp_budget(settings["max_correction_iterations"].cast<long long>()),
+                 iterations, iterations, iterations),
           "iteration limits");
     check(ogomet(s, settings["method"].cast<int>()), "method");
     const int log_level = settings["log_level"].cast<int>();
     check(ogwlog(s, log_level, cb.log.is_none() ? nullptr : &log_trampoline, &cb), "log_level");
-    check(oglimt(s, settings["max_evaluations"].cast<int>(), settings["time_limit"].cast<double>()),
+    check(oglimt(s, clamp_budget(settings["max_evaluations"].cast<long long>()),
+                 settings["time_limit"].cast<double>()),
           "max_evaluations/time_limit");
     if (!cb.history.is_none()) check(ogwhis(s, &history_trampoline, &cb), "history");
   }
   void* get() const { return session_.get(); }
   py::ssize_t n() const { return n_; }
+  static py::ssize_t constraint_count(const IntArray& output_types) {
+    if (output_types.ndim() != 1 || output_types.size() < 1)
+      throw py::value_error("output_types must be a 1-D array holding at least the merit type");
+    return output_types.size() - 1;
+  }
   py::ssize_t m() const { return m_; }
 
  private:

@@ -257,7 +257,13 @@ class EngineProblem:
         return not pygmo.compare_fc(old, new, self.nec, tolerances)
 
     def engine_priorities(self, priorities: Sequence[int]) -> np.ndarray:
-        """Engine priorities (reference layout: constraints, bound rows, merit); default all 1."""
+        """Engine priorities (reference layout: constraints, bound rows, merit); default all 1.
+
+        Only their order matters, so they are passed as dense ranks 1, 2, ...: the engine walks
+        through every integer level between the lowest and the highest priority (priorities 1 and
+        10**9 would take hours), and Python integers need not fit the engine's 32 bits."""
         if len(priorities) == 0:
             return np.ones(self.m + 1, dtype=np.intc)
-        return np.asarray(priorities, dtype=np.intc)
+        levels = sorted(set(int(p) for p in priorities))
+        rank = {level: i + 1 for i, level in enumerate(levels)}
+        return np.array([rank[int(p)] for p in priorities], dtype=np.intc)

@@ -278,7 +278,10 @@ class optgra:
             elapsed=elapsed, history=history, multipliers=multipliers, active=active,
         )
         if error is not None and not isinstance(error, ForcedStop):
-            raise error
+            try:
+                raise error
+            finally:  # break the cycle exception -> traceback -> this frame -> exception
+                del error
         return self.last_result, mapping
 
     def _algorithm_settings(self, n: int, has_gradient: bool) -> Dict[str, Any]:

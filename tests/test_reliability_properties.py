@@ -1,0 +1,222 @@
+"""Reliability (issue 5, item 10): property-based tests with hypothesis.
+
+- valid constructor arguments are accepted and stored; an invalid one gives a ValueError or
+  TypeError whose message names the argument;
+- random small problems (dimensions, constraint counts, bounds, scaling, priorities, fixed
+  variables, settings) never crash, hang or return a non-finite x, and fixed variables stay put.
+
+Example counts are modest: the suite runs on small machines.
+"""
+
+import math
+import os
+
+import numpy as np
+import pygmo
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pyoptgra
+
+#: HYPOTHESIS_SCALE=30 multiplies the example counts, for a thorough run by hand
+SCALE = int(os.environ.get("HYPOTHESIS_SCALE", "1"))
+FAST = settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# -- constructor ------------------------------------------------------------------------------
+
+counts = st.integers(0, 10**6)
+distances = st.floats(0, 1e6, allow_nan=False)
+positive = st.floats(1e-12, 1e6, allow_nan=False, exclude_min=False)
+lists_of_positive = st.lists(st.floats(1e-6, 1e6), max_size=6)
+
+VALID = {
+    "max_iterations": counts,
+    "max_correction_iterations": counts,
+    "max_distance_per_iteration": distances,
+    "perturbation_for_snd_order_derivatives": distances,
+    "variable_scaling_factors": lists_of_positive | lists_of_positive.map(tuple) | lists_of_positive.map(np.array),
+    "variable_types": st.lists(st.sampled_from([0, 1]), max_size=6),
+    "constraint_priorities": st.lists(st.integers(-5, 5), max_size=8),
+    "bounds_to_constraints": st.booleans(),
+    "bound_constraints_tolerance": positive,
+    "merit_function_threshold": positive,
+    "force_bounds": st.booleans(),
+    "khan_bounds": st.sampled_from([False, True, "sin", "tanh", "triangle1", "triangle3"]),
+    "optimization_method": st.sampled_from([0, 1, 2, 3]),
+    "log_level": st.integers(0, 4),
+    "timeout_seconds": st.none() | distances,
+    "finite_difference_step": positive | st.lists(positive, min_size=1, max_size=6),
+    "check_gradient": st.booleans(),
+}
+
+
+@FAST
+@given(st.fixed_dictionaries({}, optional=VALID))
+def test_valid_constructor_arguments_are_accepted(kwargs):
+    algo = pyoptgra.optgra(**kwargs)
+    for name, value in kwargs.items():
+        stored = getattr(algo, name)
+        if name in ("variable_scaling_factors", "variable_types", "constraint_priorities"):
+            assert list(stored) == [type(stored[0])(v) for v in value] if len(value) else list(stored) == []
+        elif name == "finite_difference_step":
+            assert np.array_equal(np.atleast_1d(stored), np.atleast_1d(np.asarray(value, dtype=float)))
+        elif name in ("bounds_to_constraints", "force_bounds", "check_gradient", "khan_bounds"):
+            assert stored == value
+        elif value is not None:
+            assert stored == value
+    assert "Optgra" in algo.get_extra_info()
+
+
+not_a_number = st.sampled_from([None, "1", [1], {}, object()])
+integral_floats = st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not (math.isfinite(v) and v == int(v)))
+
+INVALID = {
+    "max_iterations": st.integers(max_value=-1) | integral_floats | st.booleans() | not_a_number,
+    "max_correction_iterations": st.integers(max_value=-1) | integral_floats | not_a_number,
+    "max_distance_per_iteration": st.floats(max_value=-1e-300) | st.sampled_from([math.nan, math.inf]) | not_a_number,
+    "perturbation_for_snd_order_derivatives": st.floats(max_value=-1e-300) | st.sampled_from([math.nan, math.inf])
+    | not_a_number,
+    "variable_scaling_factors": st.lists(st.floats(max_value=0.0) | st.sampled_from([math.nan, math.inf]), min_size=1,
+                                         max_size=4),
+    "variable_types": st.lists(st.integers().filter(lambda v: v not in (0, 1)), min_size=1, max_size=4)
+    | st.lists(st.floats(), min_size=1, max_size=3),
+    "constraint_priorities": st.lists(st.floats(), min_size=1, max_size=3),
+    "bound_constraints_tolerance": st.floats(max_value=0.0) | st.sampled_from([math.nan, math.inf]) | not_a_number,
+    "merit_function_threshold": st.floats(max_value=0.0) | st.sampled_from([math.nan, math.inf]) | not_a_number,
+    "optimization_method": st.integers().filter(lambda v: v not in (0, 1, 2, 3)) | st.floats() | not_a_number,
+    "log_level": st.integers(max_value=-1) | st.floats() | not_a_number,
+    "timeout_seconds": st.floats(max_value=-1e-300) | st.sampled_from([math.nan, math.inf]) | st.just("1"),
+    "finite_difference_step": st.floats(max_value=0.0) | st.sampled_from([math.nan, math.inf])
+    | st.lists(st.floats(max_value=0.0), min_size=1, max_size=3),
+}
+
+
+@FAST
+@given(st.sampled_from(sorted(INVALID)).flatmap(lambda name: st.tuples(st.just(name), INVALID[name])),
+       st.fixed_dictionaries({}, optional={k: v for k, v in VALID.items() if k != "khan_bounds"}))
+def test_an_invalid_constructor_argument_is_named(bad, others):
+    name, value = bad
+    kwargs = {**others, name: value}
+    with pytest.raises((ValueError, TypeError)) as caught:
+        pyoptgra.optgra(**kwargs)
+    # the message names the argument (list arguments: "<name> entry ...")
+    assert name in str(caught.value), f"{name}={value!r}: {caught.value}"
+
+
+# -- random small problems --------------------------------------------------------------------
+
+
+class Random:
+    """f = sum w_i (x_i - c_i)^2 + s * sum sin(x), equalities a.x + q x^2 = b, inequalities likewise,
+    all from numbers drawn by hypothesis."""
+
+    def __init__(self, n, nec, nic, data, lower, upper, with_gradient):
+        self.n, self.nec, self.nic = n, nec, nic
+        m = nec + nic
+        self.w = np.asarray(data[:n]) ** 2 + 0.1
+        self.c = np.asarray(data[n: 2 * n])
+        self.s = data[2 * n] / 10
+        self.A = np.asarray(data[2 * n + 1: 2 * n + 1 + m * n]).reshape(m, n)
+        self.b = np.asarray(data[2 * n + 1 + m * n: 2 * n + 1 + m * n + m])
+        self.q = 0.1 * np.asarray(data[2 * n + 1 + m * n + m: 2 * n + 1 + 2 * m * n + m]).reshape(m, n)
+        self.lower, self.upper = lower, upper
+        self.with_gradient = with_gradient
+
+    def fitness(self, x):
+        f = np.sum(self.w * (x - self.c) ** 2) + self.s * np.sum(np.sin(x))
+        return np.concatenate([[f], self.A @ x + self.q @ (x * x) - self.b])
+
+    def gradient(self, x):
+        g = 2 * self.w * (x - self.c) + self.s * np.cos(x)
+        return np.concatenate([g, (self.A + 2 * self.q * x).ravel()])
+
+    def has_gradient(self):
+        return self.with_gradient
+
+    def get_bounds(self):
+        return (self.lower, self.upper)
+
+    def get_nec(self):
+        return self.nec
+
+    def get_nic(self):
+        return self.nic
+
+
+BOUND = st.one_of(st.floats(-5, 5), st.sampled_from([math.inf, 1e300, 1e308]))
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 4))
+    nec = draw(st.integers(0, n))
+    nic = draw(st.integers(0, 3))
+    m = nec + nic
+    data = draw(st.lists(st.floats(-3, 3), min_size=3 * n + 1 + 2 * m * n + m, max_size=3 * n + 1 + 2 * m * n + m))
+    lower, upper = [], []
+    for _ in range(n):
+        a, b = draw(BOUND), draw(BOUND)
+        lo, hi = (-a if math.isinf(a) or a >= 1e300 else a), (b if math.isinf(b) or b >= 1e300 else b)
+        lo, hi = min(lo, hi), max(lo, hi)
+        lower.append(lo)
+        upper.append(hi)
+    udp = Random(n, nec, nic, data, lower, upper, draw(st.booleans()))
+    x0 = [draw(st.floats(max(lo, -6), min(hi, 6))) if lo <= hi else lo for lo, hi in zip(lower, upper)]
+    return udp, x0
+
+
+@st.composite
+def configurations(draw, udp):
+    n, m = udp.n, udp.nec + udp.nic
+    bounds_to_constraints = draw(st.booleans())
+    finite = lambda b: math.isfinite(b) and abs(b) < 1e295  # noqa: E731
+    n_rows = sum(finite(b) for b in udp.lower) + sum(finite(b) for b in udp.upper) if bounds_to_constraints else 0
+    kwargs = dict(
+        max_iterations=draw(st.integers(0, 40)),
+        max_correction_iterations=draw(st.integers(0, 40)),
+        max_distance_per_iteration=draw(st.sampled_from([0.0, 1e-3, 0.5, 10.0, 1e3])),
+        perturbation_for_snd_order_derivatives=draw(st.sampled_from([0.0, 1e-3, 1.0, 100.0])),
+        bounds_to_constraints=bounds_to_constraints,
+        bound_constraints_tolerance=draw(st.sampled_from([1e-9, 1e-6, 1e-2])),
+        merit_function_threshold=draw(st.sampled_from([1e-9, 1e-6, 1e-2])),
+        force_bounds=draw(st.booleans()),
+        optimization_method=draw(st.integers(0, 3)),
+    )
+    if draw(st.booleans()):
+        kwargs["variable_scaling_factors"] = draw(st.lists(st.sampled_from([1e-3, 0.5, 1.0, 7.0, 1e3]), min_size=n, max_size=n))
+    if draw(st.booleans()):
+        kwargs["variable_types"] = draw(st.lists(st.sampled_from([0, 0, 1]), min_size=n, max_size=n))
+    if draw(st.booleans()):
+        levels = st.integers(0, 3) | st.integers(-(10**12), 10**12)
+        kwargs["constraint_priorities"] = draw(st.lists(levels, min_size=m + n_rows + 1, max_size=m + n_rows + 1))
+    both_or_neither = all(finite(lo) == finite(hi) for lo, hi in zip(udp.lower, udp.upper))
+    if both_or_neither and draw(st.booleans()):
+        kwargs["khan_bounds"] = draw(st.sampled_from(["sin", "tanh", "triangle3"]))
+    return kwargs
+
+
+@settings(max_examples=80 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+@pytest.mark.timeout(240 * SCALE)
+def test_random_small_problems_never_crash_hang_or_return_non_finite_x(data):
+    udp, x0 = data.draw(problems())
+    kwargs = data.draw(configurations(udp))
+    population = pygmo.population(pygmo.problem(udp))
+    population.push_back(x0)
+    algo = pygmo.algorithm(pyoptgra.optgra(**kwargs))
+    population = algo.evolve(population)
+    result = algo.extract(pyoptgra.optgra).last_result
+    assert result.status in (1, 2, 3, 4)
+    assert np.all(np.isfinite(result.x)) and np.all(np.isfinite(result.fitness))
+    assert np.all(np.isfinite(population.get_x()[0]))
+    fixed = np.asarray(kwargs.get("variable_types", [0] * udp.n)) == 1
+    if "khan_bounds" not in kwargs:
+        x_fixed, x0_fixed = result.x[fixed], np.asarray(x0)[fixed]
+        if "variable_scaling_factors" in kwargs:
+            # Known engine defect: with a scaling factor s the engine keeps x / s and returns
+            # (x / s) * s, one ulp off x for ~2-6% of values (0.11 with s = 7), and evaluates the
+            # problem there.  Checked to one rounding until the engine keeps fixed values exactly.
+            assert np.allclose(x_fixed, x0_fixed, rtol=2.3e-16, atol=1e-300)
+        else:
+            assert np.array_equal(x_fixed, x0_fixed)
