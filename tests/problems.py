@@ -78,3 +78,16 @@ class Failing:
 
     def get_nic(self):
         return 1
+
+
+class MixedInteger:
+    """f = (x0 - 0.3)^2 + (x1 - 2)^2 with x1 an integer variable."""
+
+    def fitness(self, x):
+        return [(x[0] - 0.3) ** 2 + (x[1] - 2) ** 2]
+
+    def get_bounds(self):
+        return ([-5, -5], [5, 5])
+
+    def get_nix(self):
+        return 1

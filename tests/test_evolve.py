@@ -5,7 +5,7 @@ import pygmo
 import pytest
 
 import pyoptgra
-from problems import BoxLinear
+from problems import BoxLinear, MixedInteger
 
 
 def one_individual(udp, x0):
@@ -71,19 +71,9 @@ def test_nan_start_point_names_the_variable():
 
 
 def test_integer_variables_are_rejected_unless_fixed():
-    class Mixed:
-        def fitness(self, x):
-            return [(x[0] - 0.3) ** 2 + (x[1] - 2) ** 2]
-
-        def get_bounds(self):
-            return ([-5, -5], [5, 5])
-
-        def get_nix(self):
-            return 1
-
     with pytest.raises(ValueError, match="integer"):
-        pyoptgra.optgra().evolve(one_individual(Mixed(), [1.0, 1.0]))
-    population = pyoptgra.optgra(variable_types=[0, 1]).evolve(one_individual(Mixed(), [1.0, 2.0]))
+        pyoptgra.optgra().evolve(one_individual(MixedInteger(), [1.0, 1.0]))
+    population = pyoptgra.optgra(variable_types=[0, 1]).evolve(one_individual(MixedInteger(), [1.0, 2.0]))
     assert population.get_x()[0] == pytest.approx([0.3, 2.0], abs=1e-4)
 
 

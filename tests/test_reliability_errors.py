@@ -18,6 +18,7 @@ import pytest
 
 import pyoptgra
 from pyoptgra import _core
+from problems import MixedInteger
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -111,15 +112,6 @@ def set_verbosity_errors():
         pyoptgra.optgra(log_level=2).set_verbosity(1)
 
 
-class Mixed:
-    def fitness(self, x):
-        return [(x[0] - 0.3) ** 2 + (x[1] - 2) ** 2]
-
-    def get_bounds(self):
-        return ([-5, -5], [5, 5])
-
-    def get_nix(self):
-        return 1
 
 
 EVOLVE_ERRORS = [
@@ -138,7 +130,7 @@ EVOLVE_ERRORS = [
      ValueError, "Khan"),
     ({"finite_difference_step": [0.1, 0.1, 0.1]}, lambda: pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=1),
      ValueError, "finite_difference_step"),
-    ({}, lambda: one_individual(Mixed(), [1.0, 1.0]), ValueError, "integer"),
+    ({}, lambda: one_individual(MixedInteger(), [1.0, 1.0]), ValueError, "integer"),
     ({}, lambda: one_individual(pygmo.rosenbrock(3), [0.5, np.nan, 0.5]), ValueError, r"variable indices \[1\]"),
     ({}, lambda: one_individual(pygmo.rosenbrock(3), [0.5, 0.5, np.inf]), ValueError, r"variable indices \[2\]"),
     ({}, lambda: one_individual(pygmo.rosenbrock(3), [-np.inf, 0.5, 0.5]), ValueError, r"variable indices \[0\]"),
