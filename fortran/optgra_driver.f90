@@ -22,6 +22,11 @@ module optgra_driver
 
    !> The step radius never shrinks below this fraction of max_distance.
    real(dp), parameter :: MIN_RADIUS_FRACTION = 1.0e-12_dp
+   !> After an optimisation step from a feasible point, the correction must at least halve the
+   !> violation at every linearisation until the point is feasible again.  If it does not, the
+   !> step left the region where the constraints' linear model holds: it is taken back, and the
+   !> radius shrinks to a quarter of its length.
+   real(dp), parameter :: RECOVERY_RATE = 0.5_dp
 
 contains
 
@@ -42,7 +47,8 @@ contains
       real(dp) :: origin_merit
       logical :: judging
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
-      integer :: k, first_feasible, divergence, stagnation, weight, guard
+      integer :: k, first_feasible, divergence, stagnation, weight, guard, recovery
+      real(dp) :: recovery_violation
       integer :: max_iterations, max_correction, max_optimisation, max_divergence, max_stagnation
       logical :: finished
       character(len=160) :: line
@@ -78,6 +84,8 @@ contains
          first_feasible = 0
          divergence = 0
          stagnation = 0
+         recovery = 0
+         recovery_violation = 0.0_dp
          mean_distance = 0.0_dp
          mean_merit = 0.0_dp
 
@@ -129,8 +137,17 @@ contains
                   if (first_feasible /= 0) st%x = x_best
                   exit
                end if
-               ! Diverging: the mean distance to feasibility grows over max_divergence iterations.
                mem%previous_status = 0
+               if (first_feasible /= 0) then
+                  recovery = recovery + 1
+                  if (recovery > 1 .and. (violation > RECOVERY_RATE * recovery_violation &
+                                          .or. recovery > max_divergence)) then
+                     call take_step_back()
+                     cycle
+                  end if
+                  recovery_violation = violation
+               end if
+               ! Diverging: the mean distance to feasibility grows over max_divergence iterations.
                divergence = divergence + 1
                weight = min(divergence, max_divergence)
                old_mean = mean_distance
@@ -142,6 +159,7 @@ contains
                cycle
             end if
             divergence = 0
+            recovery = 0
             ! Here st%c holds evaluated values at st%x: remember the best feasible iterate.
             if (first_feasible == 0 .or. st%c(m + 1) > c_best(m + 1)) then
                x_best = st%x
@@ -204,6 +222,24 @@ contains
       end associate
 
    contains
+
+      !> Return to the feasible point the last optimisation step started from, with the radius
+      !> a quarter of that step's length.
+      subroutine take_step_back()
+         associate (mem => st%memory, p => st%problem)
+            st%x = step_origin
+            mem%radius = max(0.25_dp * mem%step_length, MIN_RADIUS_FRACTION * p%max_distance)
+            mem%previous_status = 0
+            mem%previous_direction = 0.0_dp
+            recovery = 0
+            divergence = 0
+            mean_distance = 0.0_dp
+            if (log_enabled(st%log, 2)) then
+               write (line, '(a,es11.3)') 'no feasible point near the step: back, radius ', mem%radius
+               call log_message(st%log, 2, line)
+            end if
+         end associate
+      end subroutine take_step_back
 
       !> Compare the merit gain of the last optimisation step with its model's prediction.  A
       !> step that gains less than a tenth of the prediction shrinks the radius to a quarter of
