@@ -27,6 +27,8 @@ module optgra_active_set
       real(dp), allocatable :: norm(:)      ! (m+3) norms of the unreduced vectors
       integer, allocatable :: status(:)     ! (m+3) position (> 0), STATUS_CANDIDATE/PASSIVE/IGNORED
       integer, allocatable :: list(:)       ! (n) active outputs in order
+      integer, allocatable :: single_row(:) ! (m+3) row of the one non-zero of an unreduced
+                                            ! vector (a bound row's gradient), else 0
       integer :: count = 0
    end type factorisation
 
@@ -40,13 +42,14 @@ contains
 
       f%n = n
       f%m = m
-      allocate (f%r(n, m + 3), f%norm(m + 3), f%status(m + 3), f%list(n), stat=ierr)
+      allocate (f%r(n, m + 3), f%norm(m + 3), f%status(m + 3), f%list(n), f%single_row(m + 3), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
       f%r = 0.0_dp
       f%norm = 0.0_dp
       f%status = STATUS_CANDIDATE
       f%list = 0
+      f%single_row = 0
       f%count = 0
    end subroutine factor_allocate
 
@@ -63,6 +66,8 @@ contains
       f%r(:, f%m + 3) = aux2
       do j = 1, f%m + 3
          f%norm(j) = norm2(f%r(:, j))
+         f%single_row(j) = 0
+         if (count(f%r(:, j) /= 0.0_dp) == 1) f%single_row(j) = findloc(f%r(:, j) /= 0.0_dp, .true., 1)
       end do
       f%status = STATUS_CANDIDATE
       do j = 1, f%m
@@ -172,19 +177,18 @@ contains
       mu = backward_solve(f, f%r(1:f%count, j))
    end function multipliers
 
-   !> Solve L^T y = b.
+   !> Solve L^T y = b.  Column i of L^T is r(1:i, a_i), so the substitution runs by columns.
    pure function backward_solve(f, b) result(y)
       type(factorisation), intent(in) :: f
       real(dp), intent(in) :: b(:)
-      real(dp) :: y(f%count)
-      integer :: i, l
+      real(dp) :: y(f%count), rest(f%count)
+      integer :: i, col
 
+      rest = b(1:f%count)
       do i = f%count, 1, -1
-         y(i) = b(i)
-         do l = i + 1, f%count
-            y(i) = y(i) - f%r(i, f%list(l)) * y(l)
-         end do
-         y(i) = y(i) / f%r(i, f%list(i))
+         col = f%list(i)
+         y(i) = rest(i) / f%r(i, col)
+         if (y(i) /= 0.0_dp) rest(1:i - 1) = rest(1:i - 1) - y(i) * f%r(1:i - 1, col)
       end do
    end function backward_solve
 
@@ -201,16 +205,21 @@ contains
       end do
    end function forward_solve
 
-   !> sum_i coefficient_i g_{a_i}, from the unreduced gradients.
+   !> sum_i coefficient_i g_{a_i}, from the unreduced gradients (those of factor_reset).
    pure function active_combination(f, gradients, coefficient) result(v)
       type(factorisation), intent(in) :: f
       real(dp), intent(in) :: gradients(:, :), coefficient(:)
       real(dp) :: v(f%n)
-      integer :: i
+      integer :: i, row
 
       v = 0.0_dp
       do i = 1, f%count
-         v = v + coefficient(i) * gradients(:, f%list(i))
+         row = f%single_row(f%list(i))
+         if (row > 0) then
+            v(row) = v(row) + coefficient(i) * gradients(row, f%list(i))
+         else
+            v = v + coefficient(i) * gradients(:, f%list(i))
+         end if
       end do
    end function active_combination
 

@@ -10,9 +10,13 @@
 !>     dm(t) = a t + b t^2,  t = s |d|,  a = g_merit.d / |d|,  b = (q_merit - g_merit A^+ q_A) / (2 |d|^2).
 !> The step goes to the model's maximum, the trust radius, or the first passive constraint that
 !> the path reaches, whichever comes first; in the last case the step continues from there.
+!> After a box bound is reached the next direction is modelled without a new probe, from the
+!> Rayleigh quotients of the last probe, q_j' = q_j |d'|^2 / |d|^2 (each output's Hessian taken
+!> as a multiple of the identity): a bound changes the direction, not the functions.
 module optgra_optimisation
    use optgra_kinds
    use optgra_state, only: engine_state
+   use optgra_problem, only: is_bound_row, directional_derivative
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step, smallest_positive_root
@@ -33,11 +37,11 @@ contains
       type(engine_state), intent(inout), target :: st
       logical, intent(out) :: finished
       real(dp) :: g(st%problem%n), d(st%problem%n), d_minus(st%problem%n)
-      real(dp) :: second_order(st%problem%n), q(st%problem%m + 1)
+      real(dp) :: second_order(st%problem%n), q(st%problem%m + 1), rayleigh(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
       real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, probe_step
       integer :: m, n, merit, j, pass, hit, outcome, probe, refinement
-      logical :: conjugate, done
+      logical :: conjugate, done, reuse, bent
       character(len=200) :: line
 
       m = st%problem%m
@@ -53,6 +57,8 @@ contains
                  x_ref => st%memory%reference_point, &
                  c_ref => st%memory%reference_values)
          call factor_reset(f, gj, kind, st%memory%previous_direction, st%memory%previous_gradient)
+         reuse = .false.
+         rayleigh = 0.0_dp
 
          steps: do pass = 1, 2 * (m + 1) + 10
             call classify_constraints(st)
@@ -79,7 +85,7 @@ contains
                ! there so that the curvature is a secant over the step actually taken.
                probe_step = st%problem%probe_distance
                do refinement = 1, MAX_PROBE_REFINEMENTS
-                  call quadratic_model(probe_step)
+                  call quadratic_model(probe_step, reuse)
                   if (st%evaluator%status /= STATUS_OK) exit steps
                   if (b < 0.0_dp .and. -a / (2.0_dp * b) < full_radius) then
                      t = -a / (2.0_dp * b)
@@ -88,7 +94,7 @@ contains
                      t = full_radius
                      outcome = OUTCOME_LIMIT
                   end if
-                  if (outcome /= OUTCOME_MAXIMUM .or. t >= 0.25_dp * probe_step) exit
+                  if (reuse .or. outcome /= OUTCOME_MAXIMUM .or. t >= 0.25_dp * probe_step) exit
                   probe_step = t
                end do
                ! Converged when the model gains at most one tolerance within the full radius.
@@ -100,6 +106,7 @@ contains
                theta = 1.0_dp
                beta = 0.0_dp
                conjugate = .false.
+               reuse = .false.
             end do probes
             ! The step itself stays inside the current (adaptive) radius around x_ref.
             reach = ball_step(st%x - x_ref, d, radius) * big_d
@@ -112,7 +119,8 @@ contains
             hit = 0
             do j = 1, m
                if (f%status(j) /= STATUS_PASSIVE) cycle
-               u = smallest_positive_root(0.5_dp * path_curvature(j), dot_product(gj(:, j), d), st%c(j))
+               u = smallest_positive_root(0.5_dp * path_curvature(j), &
+                                          directional_derivative(st%problem, gj, j, d), st%c(j))
                if (u * big_d < t) then
                   t = u * big_d
                   hit = j
@@ -133,9 +141,11 @@ contains
             if (outcome /= OUTCOME_CONSTRAINT) exit steps
             do j = 1, m + 1
                if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
-               st%c(j) = st%c(j) + u * dot_product(gj(:, j), d) + 0.5_dp * u**2 * path_curvature(j)
+               st%c(j) = st%c(j) + u * directional_derivative(st%problem, gj, j, d) &
+                         + 0.5_dp * u**2 * path_curvature(j)
             end do
             st%c(hit) = 0.0_dp
+            reuse = is_bound_row(st%problem, hit)
          end do steps
 
          st%memory%previous_direction = d
@@ -146,15 +156,19 @@ contains
    contains
 
       !> Second directional derivatives q_j along d from one value-only probe at distance
-      !> probe_step from x_ref (q = 0 for a zero probe step), the second-order path correction
-      !> A^+ q_A and the merit model dm(t) = a t + b t^2.
-      subroutine quadratic_model(probe_step)
+      !> probe_step from x_ref (q = 0 for a zero probe step), or from the Rayleigh quotients of
+      !> the last probe when reusing, the second-order path correction A^+ q_A and the merit
+      !> model dm(t) = a t + b t^2.
+      subroutine quadratic_model(probe_step, reusing)
          real(dp), intent(in) :: probe_step
+         logical, intent(in) :: reusing
          real(dp) :: sigma, probe_values(st%problem%m + 1)
          integer :: jj
 
          q = 0.0_dp
-         if (probe_step > 0.0_dp) then
+         if (reusing) then
+            q = rayleigh * big_d**2
+         else if (probe_step > 0.0_dp) then
             sigma = probe_step / big_d
             call evaluate_values(st%problem, st%evaluator, st%memory%reference_point + sigma * d, probe_values)
             if (st%evaluator%status /= STATUS_OK) return
@@ -163,9 +177,13 @@ contains
                                  - sigma * dot_product(st%jacobian(:, jj), d)) / sigma**2
             end do
             where (st%problem%kind == TYPE_IGNORED) q = 0.0_dp
+            where (is_bound_row(st%problem, [(jj, jj = 1, m + 1)])) q = 0.0_dp
+            rayleigh = q / big_d**2
          end if
          associate (f => st%factor)
             w = forward_solve(f, q(f%list(1:f%count)))
+            ! The path is straight when no active output is curved along d (linear ones).
+            bent = any(w /= 0.0_dp)
             second_order = active_combination(f, st%jacobian, backward_solve(f, w))
             a = dot_product(st%jacobian(:, merit), d) / big_d
             b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
@@ -175,7 +193,8 @@ contains
       !> Curvature of output j along the second-order path: q_j - g_j A^+ q_A.
       real(dp) function path_curvature(jj)
          integer, intent(in) :: jj
-         path_curvature = q(jj) - dot_product(st%factor%r(1:st%factor%count, jj), w)
+         path_curvature = q(jj)
+         if (bent) path_curvature = path_curvature - dot_product(st%factor%r(1:st%factor%count, jj), w)
       end function path_curvature
 
       !> theta and beta of d = theta g + beta d_minus for the configured method, with the

@@ -14,6 +14,7 @@ module optgra_problem
    private
 
    public :: problem_data, problem_allocate, problem_normalise, problem_set_bounds
+   public :: is_bound_row, directional_derivative
    public :: violated, total_violation
 
    type :: problem_data
@@ -149,6 +150,29 @@ contains
       end do
       info = STATUS_OK
    end subroutine problem_normalise
+
+   !> True for the engine's own box-bound rows, whose outputs are linear in x.
+   elemental logical function is_bound_row(p, j)
+      type(problem_data), intent(in) :: p
+      integer, intent(in) :: j
+      is_bound_row = j > p%m_user .and. j <= p%m
+   end function is_bound_row
+
+   !> g_j . d for output j with gradient column gradients(:, j); O(1) for a bound row, whose
+   !> gradient has its one non-zero at the bound's variable.
+   pure real(dp) function directional_derivative(p, gradients, j, d)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(in) :: gradients(:, :), d(:)
+      integer, intent(in) :: j
+      integer :: i
+
+      if (is_bound_row(p, j)) then
+         i = p%bound_variable(j - p%m_user)
+         directional_derivative = gradients(i, j) * d(i)
+      else
+         directional_derivative = dot_product(gradients(:, j), d)
+      end if
+   end function directional_derivative
 
    !> True where a constraint is violated by more than one tolerance.
    elemental logical function violated(kind, c)

@@ -189,3 +189,33 @@ def test_name_extra_info_and_verbosity(capsys):
     log = uda.extract(pyoptgra.optgra).get_log()
     assert log and log[-1][4] is True and log[0][0] == 1
     assert "fevals:" in capsys.readouterr().out
+
+
+class _SeparableBoxQuadratic:
+    """sum (x_i - c_i)^2 over [-1, 1]^n with most c_i outside the box: the walk of the first
+    iteration reaches one bound after another."""
+
+    def __init__(self, n=200):
+        self.c = np.random.default_rng(0).uniform(-2.0, 2.0, n)
+
+    def fitness(self, x):
+        return [float(np.sum((x - self.c) ** 2))]
+
+    def gradient(self, x):
+        return 2.0 * (x - self.c)
+
+    def get_bounds(self):
+        return ([-1.0] * len(self.c), [1.0] * len(self.c))
+
+
+def test_reaching_a_bound_costs_no_evaluation():
+    """After a box bound stops a segment of the walk, the next direction is modelled from the
+    last probe's Rayleigh quotients: each iteration costs its linearisation and at most a few
+    probes, not one probe per bound reached (this problem used to take 291 fitness calls)."""
+    udp = _SeparableBoxQuadratic()
+    result = pyoptgra.optgra().solve(pygmo.problem(udp), np.zeros(len(udp.c)))
+    assert result.status == pyoptgra.Status.OPTIMAL
+    optimum = np.clip(udp.c, -1.0, 1.0)
+    assert result.objective == pytest.approx(udp.fitness(optimum)[0], abs=1e-6)
+    assert np.allclose(result.x, optimum, atol=1e-4)
+    assert result.evaluations["fitness"] <= 3 * result.iterations + 2
