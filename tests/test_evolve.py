@@ -217,5 +217,5 @@ def test_reaching_a_bound_costs_no_evaluation():
     assert result.status == pyoptgra.Status.OPTIMAL
     optimum = np.clip(udp.c, -1.0, 1.0)
     assert result.objective == pytest.approx(udp.fitness(optimum)[0], abs=1e-6)
-    assert np.allclose(result.x, optimum, atol=1e-4)
+    assert np.allclose(result.x, optimum, atol=1e-3)  # the merit is converged to 1e-6, x to its root
     assert result.evaluations["fitness"] <= 3 * result.iterations + 2
