@@ -3,7 +3,6 @@
 import pickle
 
 import numpy as np
-
 import pygmo
 import pytest
 
