@@ -95,7 +95,8 @@ class optgra:
         perturbation_for_snd_order_derivatives: step of the curvature probe, in scaled variables
             (0: linear model).
         variable_scaling_factors: positive scale per variable (empty or None: all 1).
-        variable_types: 0 free, 1 fixed per variable (empty or None: all free).
+        variable_types: 0 free, 1 fixed per variable (empty or None: all free).  A fixed
+            variable is evaluated and returned exactly at its start value.
         constraint_priorities: priority per engine output [constraints, bound rows, objective];
             lower numbers are corrected first (empty or None: all 1).
         bounds_to_constraints: turn finite box bounds into inequality constraints.
@@ -272,7 +273,7 @@ class optgra:
 
     def _run(self, problem: pygmo.problem, x0: np.ndarray) -> Tuple[Result, EngineProblem]:
         """One engine session from problem-space point x0; sets last_result and the log."""
-        khan = make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
+        khan = self._khan_function(problem)
         log = EvaluationLog(interval=self.verbosity)
         mapping = EngineProblem(
             problem, self.bounds_to_constraints, self.force_bounds, khan,
@@ -503,6 +504,15 @@ class optgra:
         )
         return settings
 
+    def _khan_function(self, problem: pygmo.problem):
+        """The Khan transform of ``khan_bounds`` for this problem (None without one).  Fixed variables
+        are left untransformed: they never move, and eval(eval_inv(x)) could differ from x."""
+        lower, upper = (np.asarray(b, dtype=float) for b in problem.get_bounds())
+        if self.variable_types:
+            fixed = np.asarray(self.variable_types) == 1
+            lower, upper = np.where(fixed, -np.inf, lower), np.where(fixed, np.inf, upper)
+        return make_khan_function(self.khan_bounds, lower, upper)
+
     # -- validation -------------------------------------------------------------------------
     def _validate(self, population: pygmo.population, problem: pygmo.problem) -> None:
         if len(population) == 0:
@@ -530,7 +540,7 @@ class optgra:
                     f"constraint_priorities has {len(self.constraint_priorities)} entries, expected {expected} "
                     f"(the {problem.get_nc()} constraints, {n_bounds} bound constraints and the objective)"
                 )
-        make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
+        self._khan_function(problem)
         nix = problem.get_nix()
         if nix:
             types = self.variable_types or [0] * n
