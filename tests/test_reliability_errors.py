@@ -231,6 +231,10 @@ def test_huge_iteration_budgets_are_accepted():
         population = algo.evolve(one_individual(pygmo.hock_schittkowski_71(), [1.0, 5.0, 5.0, 1.0]))
         assert algo.extract(pyoptgra.optgra).last_result.status == 1
         assert population.get_f()[0][0] == pytest.approx(17.0140173, abs=1e-5)
+    # beyond 64 bits too, for every integer the engine receives (this failed in the C++ cast)
+    result = pyoptgra.optgra(max_iterations=10**30, max_correction_iterations=10**30, max_evaluations=10**30,
+                             log_level=10**30).solve(pygmo.hock_schittkowski_71(), [1.0, 5.0, 5.0, 1.0])
+    assert result.status == 1 and result.fitness[0] == pytest.approx(17.0140173, abs=1e-5)
 
 
 @pytest.mark.timeout(30)
