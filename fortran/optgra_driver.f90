@@ -9,6 +9,7 @@
 module optgra_driver
    use optgra_kinds
    use optgra_state, only: engine_state, state_start_run
+   use optgra_problem, only: start_point, raw_point
    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
    use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached
    use optgra_correction, only: correction_phase
@@ -66,7 +67,7 @@ contains
          max_divergence = min(p%max_divergence_iterations, max_correction)
          max_stagnation = min(p%max_stagnation_iterations, max_optimisation)
 
-         st%x = x_raw / p%variable_scale
+         call start_point(p, x_raw, st%x)
          mem%previous_direction = 0.0_dp
          mem%previous_gradient = 0.0_dp
          mem%previous_status = 0
@@ -120,7 +121,7 @@ contains
             mem%reference_values = st%c
             x_linearised = st%x
             raw_linearised = st%evaluator%cached_outputs
-            call log_iteration(st%log, k, st%x * p%variable_scale, raw_linearised)
+            call log_iteration(st%log, k, raw_point(p, st%x), raw_linearised)
             mem%moved = 0.0_dp
 
             call correction_phase(st, finished, violation, distance)
@@ -211,7 +212,7 @@ contains
             if (st%evaluator%status == STATUS_DEADLINE) result = RESULT_TIMEOUT
             st%evaluator%status = STATUS_OK
          end if
-         x_raw = st%x * p%variable_scale
+         x_raw = raw_point(p, st%x)
          info = st%evaluator%status
          if (info /= STATUS_OK) return
          if (log_enabled(st%log, 1)) then

@@ -13,7 +13,7 @@ module optgra_evaluation
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
    use, intrinsic :: iso_fortran_env, only: int64
    use optgra_kinds
-   use optgra_problem, only: problem_data, total_violation
+   use optgra_problem, only: problem_data, total_violation, raw_point
    use optgra_log
    implicit none
    private
@@ -190,7 +190,7 @@ contains
       real(dp), intent(out) :: c(:)
       real(dp) :: point(p%n)
 
-      point = x * p%variable_scale
+      point = raw_point(p, x)
       if (.not. (ev%have_cache .and. all(point == ev%cached_point))) then
          call raw_outputs_of(p, ev, point, ev%cached_outputs)
          ev%have_cache = ev%status == STATUS_OK
@@ -219,7 +219,7 @@ contains
 
       call evaluate_values(p, ev, x, c)
       if (ev%status /= STATUS_OK .or. p%derivative_mode == DERIVATIVES_NONE) return
-      point = x * p%variable_scale
+      point = raw_point(p, x)
       allocate (raw_jacobian(p%n, p%m + 1))
       select case (p%derivative_mode)
       case (DERIVATIVES_USER)

@@ -15,7 +15,7 @@ module optgra_problem
 
    public :: problem_data, problem_allocate, problem_normalise, problem_set_bounds
    public :: is_bound_row, directional_derivative
-   public :: violated, total_violation
+   public :: violated, total_violation, start_point, raw_point
 
    type :: problem_data
       integer :: n = 0         ! variables
@@ -29,6 +29,7 @@ module optgra_problem
       integer, allocatable :: priority(:)           ! (m+1) lower is handled first
       real(dp), allocatable :: variable_scale(:)    ! (n) s_i > 0
       logical, allocatable :: fixed(:)              ! (n) parameters never move
+      real(dp), allocatable :: fixed_value(:)       ! (n) raw start point of the run (see raw_point)
       real(dp), allocatable :: difference_step(:)   ! (n) raw finite-difference step
       integer, allocatable :: bound_variable(:)     ! (n_bounds) variable of each bound row
       real(dp), allocatable :: bound_value(:)       ! (n_bounds)
@@ -64,7 +65,7 @@ contains
       p%m_user = m
       p%n_bounds = 0
       allocate (p%output_type(m + 1), p%tolerance(m + 1), p%priority(m + 1), &
-                p%variable_scale(n), p%fixed(n), p%difference_step(n), &
+                p%variable_scale(n), p%fixed(n), p%fixed_value(n), p%difference_step(n), &
                 p%bound_variable(0), p%bound_value(0), p%bound_sign(0), &
                 p%output_scale(m + 1), p%kind(m + 1), stat=ierr)
       if (ierr /= 0) then
@@ -77,11 +78,33 @@ contains
       p%priority = 1
       p%variable_scale = 1.0_dp
       p%fixed = .false.
+      p%fixed_value = 0.0_dp
       p%difference_step = 1.0e-3_dp
       p%output_scale = 1.0_dp
       p%kind = TYPE_EQUALITY
       info = STATUS_OK
    end subroutine problem_allocate
+
+   !> Start a run at raw point x_raw: x is its internal point x_raw / s, and the raw values are
+   !> kept so that raw_point returns the fixed variables exactly as given.
+   subroutine start_point(p, x_raw, x)
+      type(problem_data), intent(inout) :: p
+      real(dp), intent(in) :: x_raw(:)
+      real(dp), intent(out) :: x(:)
+
+      p%fixed_value = x_raw
+      x = x_raw / p%variable_scale
+   end subroutine start_point
+
+   !> The raw point X = x * s of internal point x, except that a fixed variable is its start value
+   !> itself: (X / s) * s can differ from X by one rounding step, and a parameter must not move.
+   pure function raw_point(p, x) result(point)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(in) :: x(:)
+      real(dp) :: point(size(x))
+
+      point = merge(p%fixed_value, x * p%variable_scale, p%fixed)
+   end function raw_point
 
    !> Declare box bounds as constraint rows: one row per finite lower bound (in variable order),
    !> then one per finite upper bound.  They become the last constraints before the merit.

@@ -33,7 +33,7 @@ module optgra_sensitivity
    use optgra_active_set
    use optgra_optimisation, only: classify_constraints, refine_active_set
    use optgra_correction, only: correction_phase
-   use optgra_problem, only: violated
+   use optgra_problem, only: violated, start_point, raw_point
    use optgra_log
    implicit none
    private
@@ -60,7 +60,7 @@ contains
       call state_start_run(st, info)
       if (info /= STATUS_OK) return
       associate (p => st%problem, f => st%factor, m => st%problem%m)
-         st%x = x_raw / p%variable_scale
+         call start_point(p, x_raw, st%x)
          call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
                                    st%full_jacobian, .true.)
          info = st%evaluator%status
@@ -203,7 +203,7 @@ contains
          end do
          if (any(violated(p%kind(1:m), st%c(1:m)))) return
          success = 1
-         x_raw = st%x * p%variable_scale
+         x_raw = raw_point(p, st%x)
          y_raw = st%c * p%output_scale
       end associate
    end subroutine linear_update
@@ -271,7 +271,7 @@ contains
       call state_start_run(st, info)
       if (info /= STATUS_OK) return
       associate (p => st%problem, f => st%factor, m => st%problem%m, saved => st%saved)
-         st%x = saved%point / p%variable_scale
+         call start_point(p, saved%point, st%x)
          st%c = saved%values / p%output_scale
          do j = 1, m + 1
             if (j <= m .and. p%kind(j) == TYPE_IGNORED) then

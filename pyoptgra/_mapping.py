@@ -51,26 +51,41 @@ def finite_bound_mask(bounds: np.ndarray) -> np.ndarray:
     return np.isfinite(bounds) & (np.abs(bounds) < FINITE_BOUND_LIMIT)
 
 
-def make_khan_function(option, lower: np.ndarray, upper: np.ndarray) -> Optional[base_khan_function]:
-    """The Khan transform named by ``khan_bounds``: False, True/"sin", "tanh" or "triangleN"."""
+def parse_khan_option(option) -> Tuple[Optional[str], int]:
+    """Check a ``khan_bounds`` value: (None, 0) for no transform, else the kind and triangle order.
+
+    Accepted: False (or None), True or "sin", "tanh", and "triangleN" with an integer N >= 1.
+    Anything else raises ``ValueError`` naming ``khan_bounds``."""
     if option is False or option is None:
-        return None
-    if option is True or option == "sin":
-        return khan_function_sin(lower, upper)
-    if option == "tanh":
-        return khan_function_tanh(lower, upper)
+        return None, 0
+    if option is True or (isinstance(option, str) and option == "sin"):
+        return "sin", 0
+    if isinstance(option, str) and option == "tanh":
+        return "tanh", 0
     if isinstance(option, str) and option.startswith("triangle"):
         order = option[len("triangle"):]
-        if not order.isdigit():
+        if not (order.isascii() and order.isdigit()) or int(order) < 1:
             raise ValueError(
-                f"Invalid option for Khan bounds: {option!r}; expected 'triangle' followed by an "
-                "integer order, e.g. 'triangle3'"
+                f"Invalid option for Khan bounds (khan_bounds): {option!r}; expected 'triangle' "
+                "followed by an integer order >= 1, e.g. 'triangle3'"
             )
-        return khan_function_triangle(lower, upper, int(order))
+        return "triangle", int(order)
     raise ValueError(
         f"Unrecognised option for khan_bounds: {option!r}; expected False, True, 'sin', 'tanh' "
         "or 'triangleN'"
     )
+
+
+def make_khan_function(option, lower: np.ndarray, upper: np.ndarray) -> Optional[base_khan_function]:
+    """The Khan transform named by ``khan_bounds`` (see :func:`parse_khan_option`)."""
+    kind, order = parse_khan_option(option)
+    if kind is None:
+        return None
+    if kind == "sin":
+        return khan_function_sin(lower, upper)
+    if kind == "tanh":
+        return khan_function_tanh(lower, upper)
+    return khan_function_triangle(lower, upper, order)
 
 
 def output_name(index: int, nec: int) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import numbers
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping, Set as AbstractSet
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pygmo
@@ -13,7 +14,7 @@ import pygmo
 from . import _core
 from .result import ForcedStop, IterationRecord, Result, Status
 from .sensitivity import SensitivityMatrices, SensitivityState
-from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan_function
+from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan_function, parse_khan_option
 
 _logger = logging.getLogger("pyoptgra")
 
@@ -33,13 +34,44 @@ def _require_int(name: str, value: Any, minimum: Optional[int] = None) -> int:
 
 
 def _require_float(name: str, value: Any, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    value = _real_entry(name, value)
     if not np.isfinite(value) or value < minimum or (strict and value == minimum):
         relation = ">" if strict else ">="
         raise ValueError(f"{name} must be finite and {relation} {minimum}, got {value}")
     return value
+
+
+def _require_flag(name: str, value: Any) -> bool:
+    """A boolean option: True, False (numpy booleans and the integers 0 and 1 too)."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def _require_list(name: str, value: Any, entry: Callable[[str, Any], Any]) -> list:
+    """A list option: a sequence (list, tuple, 1-D array) whose entries pass ``entry``; None is []."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, Mapping, AbstractSet)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list of numbers (or None), got {value!r}")
+    try:
+        items = list(value)
+    except TypeError:  # a 0-d numpy array
+        raise TypeError(f"{name} must be a list of numbers (or None), got {value!r}") from None
+    return [entry(f"{name} entry", item) for item in items]
+
+
+def _real_entry(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return _to_float(name, value)
+
+
+def _to_float(name: str, value: numbers.Real) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond the double range
+        raise ValueError(f"{name} must be finite, got {value!r}") from None
 
 
 class optgra:
@@ -62,15 +94,16 @@ class optgra:
         max_distance_per_iteration: trust radius per iteration, in scaled variables.
         perturbation_for_snd_order_derivatives: step of the curvature probe, in scaled variables
             (0: linear model).
-        variable_scaling_factors: positive scale per variable (empty: all 1).
-        variable_types: 0 free, 1 fixed per variable (empty: all free).
+        variable_scaling_factors: positive scale per variable (empty or None: all 1).
+        variable_types: 0 free, 1 fixed per variable (empty or None: all free).  A fixed
+            variable is evaluated and returned exactly at its start value.
         constraint_priorities: priority per engine output [constraints, bound rows, objective];
-            lower numbers are corrected first (empty: all 1).
+            lower numbers are corrected first (empty or None: all 1).
         bounds_to_constraints: turn finite box bounds into inequality constraints.
         bound_constraints_tolerance: tolerance of those bound constraints.
         merit_function_threshold: objective change below which the run has converged.
         force_bounds: evaluate the problem only inside its box (points are clipped).
-        khan_bounds: bound transform: False, True or "sin", "tanh", "triangleN".
+        khan_bounds: bound transform: False, True or "sin", "tanh", "triangleN" (N >= 1).
         optimization_method: 0 steepest descent, 1 modified spectral CG, 2 spectral CG,
             3 Fletcher-Reeves CG.
         log_level: detail of the engine log sent to the ``logging`` logger "pyoptgra" (0-4).
@@ -82,6 +115,13 @@ class optgra:
             no gradient, a number or one per variable (keyword-only).
         check_gradient: compare the problem's gradient with central differences at every
             iteration and log the mismatches (keyword-only).
+
+    Raises:
+        TypeError: an argument of the wrong type (a string, None or a list where a number is
+            expected, a bool where a number is expected, a non-list where a list is expected).
+        ValueError: a value out of range (negative, zero where it must be positive, NaN or
+            infinite, an unknown ``optimization_method`` or ``khan_bounds``).  Either message
+            names the argument.
     """
 
     def __init__(
@@ -112,19 +152,20 @@ class optgra:
         self.perturbation_for_snd_order_derivatives = _require_float(
             "perturbation_for_snd_order_derivatives", perturbation_for_snd_order_derivatives
         )
-        self.variable_scaling_factors = [float(s) for s in variable_scaling_factors]
+        self.variable_scaling_factors = _require_list("variable_scaling_factors", variable_scaling_factors, _real_entry)
         if not all(np.isfinite(s) and s > 0 for s in self.variable_scaling_factors):
             raise ValueError(f"variable_scaling_factors must be finite and > 0, got {self.variable_scaling_factors}")
-        self.variable_types = [_require_int("variable_types entry", t) for t in variable_types]
+        self.variable_types = _require_list("variable_types", variable_types, _require_int)
         if not all(t in (0, 1) for t in self.variable_types):
             raise ValueError(f"variable_types entries must be 0 (free) or 1 (fixed), got {self.variable_types}")
-        self.constraint_priorities = [_require_int("constraint_priorities entry", p) for p in constraint_priorities]
-        self.bounds_to_constraints = bool(bounds_to_constraints)
+        self.constraint_priorities = _require_list("constraint_priorities", constraint_priorities, _require_int)
+        self.bounds_to_constraints = _require_flag("bounds_to_constraints", bounds_to_constraints)
         self.bound_constraints_tolerance = _require_float(
             "bound_constraints_tolerance", bound_constraints_tolerance, strict=True
         )
         self.merit_function_threshold = _require_float("merit_function_threshold", merit_function_threshold, strict=True)
-        self.force_bounds = bool(force_bounds)
+        self.force_bounds = _require_flag("force_bounds", force_bounds)
+        parse_khan_option(khan_bounds)  # the problem's bounds are checked in evolve
         self.khan_bounds = khan_bounds
         self.optimization_method = _require_int("optimization_method", optimization_method)
         if self.optimization_method not in (0, 1, 2, 3):
@@ -132,11 +173,20 @@ class optgra:
         self.log_level = _require_int("log_level", log_level, 0)
         self.timeout_seconds = None if timeout_seconds is None else _require_float("timeout_seconds", timeout_seconds)
         self.max_evaluations = None if max_evaluations is None else _require_int("max_evaluations", max_evaluations, 1)
-        steps = np.atleast_1d(np.asarray(finite_difference_step, dtype=float))
-        if steps.ndim != 1 or not np.all(np.isfinite(steps) & (steps > 0)):
-            raise ValueError(f"finite_difference_step must be positive and finite, got {finite_difference_step!r}")
-        self.finite_difference_step = steps
-        self.check_gradient = bool(check_gradient)
+        steps = finite_difference_step
+        if isinstance(steps, np.ndarray) and steps.ndim == 0:
+            steps = steps.item()
+        if steps is None or isinstance(steps, (numbers.Number, np.bool_)):
+            steps = [_real_entry("finite_difference_step", steps)]
+        else:
+            steps = _require_list("finite_difference_step", steps, _real_entry)
+        if not steps or not all(np.isfinite(h) and h > 0 for h in steps):
+            raise ValueError(
+                "finite_difference_step must be a positive finite number or a non-empty list of them, "
+                f"got {finite_difference_step!r}"
+            )
+        self.finite_difference_step = np.array(steps, dtype=float)
+        self.check_gradient = _require_flag("check_gradient", check_gradient)
         self.verbosity = 0
         self.selection = pygmo.s_policy(pygmo.select_best(rate=1))
         self._log: List[tuple] = []
@@ -223,7 +273,7 @@ class optgra:
 
     def _run(self, problem: pygmo.problem, x0: np.ndarray) -> Tuple[Result, EngineProblem]:
         """One engine session from problem-space point x0; sets last_result and the log."""
-        khan = make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
+        khan = self._khan_function(problem)
         log = EvaluationLog(interval=self.verbosity)
         mapping = EngineProblem(
             problem, self.bounds_to_constraints, self.force_bounds, khan,
@@ -296,8 +346,10 @@ class optgra:
         derivative_mode = 1 if has_gradient else 2
         if self.check_gradient and has_gradient:
             derivative_mode = -1
+        # integers beyond 64 bits would not reach the engine (which clamps budgets to 32 bits)
+        big = 2**62
         return {
-            "max_evaluations": self.max_evaluations or 0,
+            "max_evaluations": min(self.max_evaluations or 0, big),
             # the engine reads 0 as no limit; a zero timeout means stop at the first check
             "time_limit": 0.0 if self.timeout_seconds is None else max(self.timeout_seconds, 1e-9),
             "history": None,
@@ -305,12 +357,12 @@ class optgra:
             "variable_types": np.asarray(self.variable_types or np.zeros(n), dtype=np.intc),
             "derivative_mode": derivative_mode,
             "difference_steps": np.broadcast_to(steps, (n,)).astype(float),
-            "max_iterations": self.max_iterations,
-            "max_correction_iterations": self.max_correction_iterations,
+            "max_iterations": min(self.max_iterations, big),
+            "max_correction_iterations": min(self.max_correction_iterations, big),
             "max_distance": self.max_distance_per_iteration,
             "probe_distance": self.perturbation_for_snd_order_derivatives,
             "method": self.optimization_method,
-            "log_level": self.log_level,
+            "log_level": min(self.log_level, 2**31 - 1),
             "log": _engine_log if self.log_level else None,
         }
 
@@ -452,6 +504,15 @@ class optgra:
         )
         return settings
 
+    def _khan_function(self, problem: pygmo.problem):
+        """The Khan transform of ``khan_bounds`` for this problem (None without one).  Fixed variables
+        are left untransformed: they never move, and eval(eval_inv(x)) could differ from x."""
+        lower, upper = (np.asarray(b, dtype=float) for b in problem.get_bounds())
+        if self.variable_types:
+            fixed = np.asarray(self.variable_types) == 1
+            lower, upper = np.where(fixed, -np.inf, lower), np.where(fixed, np.inf, upper)
+        return make_khan_function(self.khan_bounds, lower, upper)
+
     # -- validation -------------------------------------------------------------------------
     def _validate(self, population: pygmo.population, problem: pygmo.problem) -> None:
         if len(population) == 0:
@@ -479,7 +540,7 @@ class optgra:
                     f"constraint_priorities has {len(self.constraint_priorities)} entries, expected {expected} "
                     f"(the {problem.get_nc()} constraints, {n_bounds} bound constraints and the objective)"
                 )
-        make_khan_function(self.khan_bounds, *(np.asarray(b, dtype=float) for b in problem.get_bounds()))
+        self._khan_function(problem)
         nix = problem.get_nix()
         if nix:
             types = self.variable_types or [0] * n

@@ -59,9 +59,13 @@ def test_rosenbrock_with_gradient_improves():
 
 @pytest.mark.parametrize("option", ["foo", 2, "triangle", "trianglex"])
 def test_invalid_khan_option(option):
+    with pytest.raises(ValueError, match="khan_bounds"):  # in the constructor
+        pyoptgra.optgra(khan_bounds=option)
+    algo = pyoptgra.optgra()
+    algo.khan_bounds = option  # set later: caught before the run
     population = pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=1)
-    with pytest.raises(ValueError, match="Khan|khan"):
-        pyoptgra.optgra(khan_bounds=option).evolve(population)
+    with pytest.raises(ValueError, match="khan_bounds"):
+        algo.evolve(population)
 
 
 def test_nan_start_point_names_the_variable():
@@ -219,3 +223,92 @@ def test_reaching_a_bound_costs_no_evaluation():
     assert result.objective == pytest.approx(udp.fitness(optimum)[0], abs=1e-6)
     assert np.allclose(result.x, optimum, atol=1e-3)  # the merit is converged to 1e-6, x to its root
     assert result.evaluations["fitness"] <= 3 * result.iterations + 2
+
+
+# -- fixed variables come back exactly --------------------------------------------------------
+class FixedAndFree:
+    """min sum (x - 1.5)^2 + x0 x5 + x3 x5 s.t. sum x = 4, bounds [-10, 10]; records every point."""
+
+    def __init__(self, with_gradient):
+        self.with_gradient = with_gradient
+        self.points = []
+
+    def fitness(self, x):
+        self.points.append(np.array(x))
+        return [float(np.sum((x - 1.5) ** 2) + x[0] * x[5] + x[3] * x[5]), float(np.sum(x) - 4.0)]
+
+    def gradient(self, x):
+        g = 2.0 * (x - 1.5)
+        g[0] += x[5]
+        g[3] += x[5]
+        g[5] += x[0] + x[3]
+        return np.concatenate([g, np.ones(6)])
+
+    def has_gradient(self):
+        return self.with_gradient
+
+    def get_bounds(self):
+        return ([-10.0] * 6, [10.0] * 6)
+
+    def get_nec(self):
+        return 1
+
+
+# (X / s) * s != X in double precision for the first three (found by search), not for 0.1, 1/3
+FIXED_X0 = np.array([-3.2372410479352465, -3.965547597125074, 3.9067166197972227, 0.1, 1 / 3, 0.7])
+FIXED_SCALES = [3.0, 0.1, 7.3, 7.3, 3.0, 0.1]
+FIXED_TYPES = [1, 1, 1, 1, 1, 0]
+FIXED = np.array(FIXED_TYPES) == 1
+
+
+def test_the_chosen_values_do_drift_through_their_scales():
+    assert [(v / s) * s != v for v, s in zip(FIXED_X0[:3], FIXED_SCALES)] == [True, True, True]
+
+
+@pytest.mark.parametrize("khan_bounds", [False, "sin", "tanh", "triangle3"])
+@pytest.mark.parametrize("with_gradient", [True, False])
+def test_scaled_fixed_variables_are_returned_exactly(khan_bounds, with_gradient):
+    algo = pyoptgra.optgra(variable_scaling_factors=FIXED_SCALES, variable_types=FIXED_TYPES, khan_bounds=khan_bounds)
+    # via solve
+    problem = pygmo.problem(FixedAndFree(with_gradient))
+    result = algo.solve(problem, FIXED_X0)
+    assert result.status == pyoptgra.Status.OPTIMAL and result.feasible
+    assert result.x[5] != FIXED_X0[5]  # the free variable moved
+    assert result.x[FIXED].tobytes() == FIXED_X0[FIXED].tobytes()
+    # the problem only ever saw the fixed values themselves, so the result's fitness is its own
+    points = problem.extract(FixedAndFree).points
+    assert points and all(p[FIXED].tobytes() == FIXED_X0[FIXED].tobytes() for p in points)
+    assert np.array_equal(result.fitness, FixedAndFree(False).fitness(result.x))
+    # via evolve: the individual written back
+    population = one_individual(FixedAndFree(with_gradient), FIXED_X0)
+    population = algo.evolve(population)
+    assert population.get_x()[0][FIXED].tobytes() == FIXED_X0[FIXED].tobytes()
+    assert np.array_equal(population.get_x()[0], result.x)
+
+
+def test_parameters_of_a_linear_update_are_returned_exactly():
+    algo = pyoptgra.optgra(variable_scaling_factors=FIXED_SCALES, variable_types=FIXED_TYPES,
+                           bounds_to_constraints=False)
+    optimum = algo.solve(FixedAndFree(True), FIXED_X0).x
+    algo.prepare_sensitivity(FixedAndFree(True), optimum)
+    assert algo.sensitivity_state.point.tobytes() == optimum.tobytes()
+    x, _, flag = algo.linear_update_delta([0.5])
+    assert flag == 1 and x[5] == pytest.approx(optimum[5] + 0.5)
+    assert np.asarray(x)[FIXED].tobytes() == FIXED_X0[FIXED].tobytes()
+
+
+def test_a_fixed_variable_needs_no_khan_bounds_pair():
+    """Fixed variables are not transformed, so one finite bound on one is no error."""
+
+    class OneSided:
+        def fitness(self, x):
+            return [(x[0] - 0.3) ** 2 + x[1] * x[0]]
+
+        def get_bounds(self):
+            return ([-1.0, 0.0], [1.0, np.inf])
+
+    algo = pyoptgra.optgra(khan_bounds="sin", variable_types=[0, 1], variable_scaling_factors=[1.0, 7.3])
+    result = algo.solve(OneSided(), [0.0, 3.9067166197972227])
+    assert result.x[1] == 3.9067166197972227 and result.x[0] == pytest.approx(-1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="exactly one bound is finite at indices \\[1\\]"):
+        pyoptgra.optgra(khan_bounds="sin").solve(OneSided(), [0.0, 1.0])

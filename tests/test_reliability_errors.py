@@ -18,7 +18,7 @@ import pytest
 
 import pyoptgra
 from pyoptgra import _core
-from problems import MixedInteger
+from problems import BoxLinear, MixedInteger
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -91,7 +91,13 @@ CONSTRUCTOR_ERRORS = [
     ({"finite_difference_step": 0.0}, ValueError, "finite_difference_step"),
     ({"finite_difference_step": -0.1}, ValueError, "finite_difference_step"),
     ({"finite_difference_step": [0.1, np.nan]}, ValueError, "finite_difference_step"),
-    ({"finite_difference_step": [[0.1]]}, ValueError, "finite_difference_step"),
+    ({"finite_difference_step": [[0.1]]}, TypeError, "finite_difference_step"),
+    ({"finite_difference_step": "abc"}, TypeError, "finite_difference_step"),
+    ({"variable_scaling_factors": "ab"}, TypeError, "variable_scaling_factors"),
+    ({"variable_scaling_factors": 5}, TypeError, "variable_scaling_factors"),
+    ({"khan_bounds": "foo"}, ValueError, "khan_bounds"),
+    ({"khan_bounds": "trianglex"}, ValueError, "Invalid option for Khan bounds"),
+    ({"force_bounds": "yes"}, TypeError, "force_bounds"),
 ]
 
 
@@ -125,9 +131,7 @@ EVOLVE_ERRORS = [
      ValueError, "variable_types"),
     ({"constraint_priorities": [1, 1]}, lambda: pygmo.population(pygmo.problem(pygmo.hock_schittkowski_71()), 1, seed=1),
      ValueError, "constraint_priorities"),
-    ({"khan_bounds": "foo"}, lambda: pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=1), ValueError, "khan"),
-    ({"khan_bounds": "trianglex"}, lambda: pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=1),
-     ValueError, "Khan"),
+    ({"khan_bounds": True}, lambda: one_individual(BoxLinear(), [0.5, 0.5]), ValueError, "bound"),
     ({"finite_difference_step": [0.1, 0.1, 0.1]}, lambda: pygmo.population(pygmo.problem(pygmo.rosenbrock(2)), 1, seed=1),
      ValueError, "finite_difference_step"),
     ({}, lambda: one_individual(MixedInteger(), [1.0, 1.0]), ValueError, "integer"),
@@ -227,6 +231,10 @@ def test_huge_iteration_budgets_are_accepted():
         population = algo.evolve(one_individual(pygmo.hock_schittkowski_71(), [1.0, 5.0, 5.0, 1.0]))
         assert algo.extract(pyoptgra.optgra).last_result.status == 1
         assert population.get_f()[0][0] == pytest.approx(17.0140173, abs=1e-5)
+    # beyond 64 bits too, for every integer the engine receives (this failed in the C++ cast)
+    result = pyoptgra.optgra(max_iterations=10**30, max_correction_iterations=10**30, max_evaluations=10**30,
+                             log_level=10**30).solve(pygmo.hock_schittkowski_71(), [1.0, 5.0, 5.0, 1.0])
+    assert result.status == 1 and result.fitness[0] == pytest.approx(17.0140173, abs=1e-5)
 
 
 @pytest.mark.timeout(30)
