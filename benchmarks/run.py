@@ -375,7 +375,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gradient", choices=["both", "user", "fd"], default="both", help="gradient modes to run")
     ap.add_argument("--starts", type=int, default=None, help="number of seeded random starts besides the standard one "
                     "(default: 2, --quick: 0)")
-    ap.add_argument("--time-limit", type=float, default=None, help="per-solve wall-clock limit, s (default 30, --quick 10)")
+    ap.add_argument("--time-limit", type=float, default=None, help="per-solve wall-clock limit, s (default 20, --quick 10)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--tag", default=None, help="file name suffix (default: '_quick' with --quick, else none)")
     ap.add_argument("--ref-venv", default=os.environ.get("REF_VENV", S.DEFAULT_REF_VENV))
@@ -386,7 +386,7 @@ def main(argv=None) -> int:
     if args.starts is None:
         args.starts = 0 if args.quick else 2
     if args.time_limit is None:
-        args.time_limit = 10.0 if args.quick else 30.0
+        args.time_limit = 10.0 if args.quick else 20.0
     tag = args.tag if args.tag is not None else ("_quick" if args.quick else "")
     os.makedirs(args.out, exist_ok=True)
     csv_path = os.path.join(args.out, f"runs{tag}.csv")
