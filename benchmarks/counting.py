@@ -82,12 +82,16 @@ class CountedSparseGradient(CountedGradient):
 class CountedFD(Counted):
     """For solvers that require a gradient when the problem has none: forward differences of the
     fitness vector (dense), every stencil point counted as one fitness evaluation; f(x) itself is
-    reused when the last fitness call was at the same x."""
+    reused when the last fitness call was at the same x, and the last gradient is reused when it is
+    asked for again at the same x (pygmo's nlopt and ipopt adaptors ask for the objective's and
+    the constraints' gradients separately)."""
 
     def __init__(self, udp) -> None:
         super().__init__(udp)
         self._last_x = None
         self._last_f = None
+        self._grad_x = None
+        self._grad = None
 
     def fitness(self, x):
         f = super().fitness(x)
@@ -96,6 +100,8 @@ class CountedFD(Counted):
 
     def gradient(self, x):
         x = np.asarray(x, dtype=float)
+        if self._grad_x is not None and np.array_equal(x, self._grad_x):
+            return self._grad
         if self._last_x is not None and np.array_equal(x, self._last_x):
             f0 = self._last_f
         else:
@@ -110,7 +116,8 @@ class CountedFD(Counted):
             xp = x.copy()
             xp[i] += h
             J[:, i] = (Counted.fitness(self, xp) - f0) / h
-        return J.ravel()
+        self._grad_x, self._grad = x.copy(), J.ravel()
+        return self._grad
 
 
 def wrap(udp, with_gradient: bool, fd_if_no_gradient: bool = False):

@@ -381,6 +381,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ref-venv", default=os.environ.get("REF_VENV", S.DEFAULT_REF_VENV))
     ap.add_argument("--no-setup", action="store_true", help="do not create the reference environment when missing")
     ap.add_argument("--report-only", action="store_true", help="rebuild summary and plot from the existing CSV")
+    ap.add_argument("--note", action="append", default=[], help="extra line for the summary's header (repeatable)")
     args = ap.parse_args(argv)
     args.command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.starts is None:
@@ -396,11 +397,12 @@ def main(argv=None) -> int:
     if args.report_only:
         rows = read_csv(csv_path)
         names = [s for s in ALL_SOLVERS if any(r["solver"] == s for r in rows)]
-        notes = []
+        notes = [f"tables rebuilt from {os.path.basename(csv_path)} (--report-only)"]
     else:
         rows, names, notes = run(args)
         write_csv(rows, csv_path)
         rows = read_csv(csv_path)
+    notes += args.note
     md = summary_markdown(rows, names, notes, args, time.time() - t0)
     with open(md_path, "w") as fh:
         fh.write(md)
