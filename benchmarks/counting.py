@@ -2,7 +2,10 @@
 
 The same wrappers are used for every solver (in this process and in the reference worker), so
 every solver pays the same small wrapping cost and is counted the same way.  Counts live in the
-module-level ``COUNTS`` (pygmo deep-copies UDPs, so instance attributes would be lost).
+module-level ``COUNTS`` (pygmo deep-copies UDPs, so instance attributes would be lost):
+``f`` / ``g`` are the calls the problem receives; ``fu`` / ``gu`` the distinct points among them
+(pygmo's nlopt and ipopt adaptors, for instance, ask for the gradient once per objective /
+constraint block at the same x; a user with an expensive problem would cache those).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import time
 import numpy as np
 import pygmo
 
-COUNTS = {"f": 0, "g": 0, "deadline": float("inf")}
+COUNTS = {"f": 0, "g": 0, "fu": 0, "gu": 0, "deadline": float("inf")}
+_SEEN_F: set = set()
+_SEEN_G: set = set()
 
 
 class SolveTimeout(Exception):
@@ -20,8 +25,9 @@ class SolveTimeout(Exception):
 
 
 def reset(time_limit: float | None = None) -> None:
-    COUNTS["f"] = 0
-    COUNTS["g"] = 0
+    COUNTS["f"] = COUNTS["g"] = COUNTS["fu"] = COUNTS["gu"] = 0
+    _SEEN_F.clear()
+    _SEEN_G.clear()
     COUNTS["deadline"] = float("inf") if time_limit is None else time.perf_counter() + time_limit
 
 
@@ -45,6 +51,10 @@ class Counted:
 
     def fitness(self, x):
         COUNTS["f"] += 1
+        key = np.asarray(x, dtype=float).tobytes()
+        if key not in _SEEN_F:
+            _SEEN_F.add(key)
+            COUNTS["fu"] += 1
         if time.perf_counter() > COUNTS["deadline"]:
             raise SolveTimeout("per-solve time limit exceeded")
         return self.prob.fitness(x)
@@ -67,6 +77,10 @@ class CountedGradient(Counted):
 
     def gradient(self, x):
         COUNTS["g"] += 1
+        key = np.asarray(x, dtype=float).tobytes()
+        if key not in _SEEN_G:
+            _SEEN_G.add(key)
+            COUNTS["gu"] += 1
         if time.perf_counter() > COUNTS["deadline"]:
             raise SolveTimeout("per-solve time limit exceeded")
         return self.prob.gradient(x)

@@ -45,6 +45,7 @@ def solve(req: dict) -> dict:
     fevals, gevals = counting.COUNTS["f"], counting.COUNTS["g"]
     extra = algo.get_extra_info()
     return {"ok": True, "x": list(map(float, pop.get_x()[0])), "fevals": fevals, "gevals": gevals,
+            "fevals_unique": counting.COUNTS["fu"], "gevals_unique": counting.COUNTS["gu"],
             "wall": wall, "iterations": overhead_problems.parse_iterations(extra), "extra": extra[-2000:]}
 
 

@@ -38,7 +38,8 @@ SUCCESS_REL_F = 1e-6
 ALL_SOLVERS = ["pyoptgra", "reference", "nlopt_slsqp", "ipopt", "scipy_slsqp"]
 
 FIELDS = ["problem", "family", "n", "nec", "nic", "start", "gradient", "solver", "status", "success",
-          "objective", "f_star", "rel_error", "max_violation", "fevals", "gevals", "evals", "iterations",
+          "objective", "f_star", "rel_error", "max_violation", "fevals", "gevals", "evals", "fevals_unique",
+          "gevals_unique", "evals_unique", "iterations",
           "iter_estimated", "wall_s", "per_iter_ms", "message"]
 
 
@@ -151,7 +152,9 @@ def run(args) -> list:
                         "start": seed, "gradient": "user" if with_gradient else "fd", "solver": sname,
                         "status": r["status"], "success": int(success), "objective": obj, "f_star": case.f_star,
                         "rel_error": rel, "max_violation": viol, "fevals": r["fevals"], "gevals": r["gevals"],
-                        "evals": r["fevals"] + r["gevals"], "iterations": "" if its is None else its,
+                        "evals": r["fevals"] + r["gevals"], "fevals_unique": r["fevals_unique"],
+                        "gevals_unique": r["gevals_unique"], "evals_unique": r["fevals_unique"] + r["gevals_unique"],
+                        "iterations": "" if its is None else its,
                         "iter_estimated": int(bool(r["iter_estimated"])), "wall_s": r["wall"],
                         "per_iter_ms": (1e3 * r["wall"] / its) if its else "", "message": r["message"],
                     })
@@ -255,21 +258,28 @@ def summary_markdown(rows, names, notes, args, elapsed) -> str:
     # medians over commonly solved cases
     out.append("## Cost over the cases every solver solves\n")
     out.append("Medians over the cases solved by all solvers of the run. `evals` = fitness + gradient "
-               "evaluations (in finite-difference mode every stencil point is a fitness evaluation). "
+               "evaluations the problem receives (in finite-difference mode every stencil point is a fitness "
+               "evaluation); `distinct` = the same counting each point once (pygmo's nlopt and ipopt adaptors "
+               "ask for the gradient once per objective / constraint block at the same x). "
                "Per-iteration time only where the solver reports iterations "
                "(the reference's are estimated as its gradient evaluations - 1, user-gradient mode only).\n")
     for mode in ("user", "fd"):
         common = [c for c in cases.values() if c[names[0]]["gradient"] == mode and all(int(c[s]["success"]) for s in names)]
         out.append(f"### {'user gradient' if mode == 'user' else 'finite differences'}: {len(common)} common cases\n")
-        out.append("| solver | median fevals | median gevals | median evals | median wall ms | median ms/iteration |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("| solver | median fevals | median gevals | median evals | median distinct fevals | "
+                   "median distinct gevals | median distinct evals | median wall ms | median ms/iteration |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for s in names:
             fe = _med([_f(c[s]["fevals"]) for c in common])
             ge = _med([_f(c[s]["gevals"]) for c in common])
             ev = _med([_f(c[s]["evals"]) for c in common])
+            feu = _med([_f(c[s].get("fevals_unique")) for c in common])
+            geu = _med([_f(c[s].get("gevals_unique")) for c in common])
+            evu = _med([_f(c[s].get("evals_unique")) for c in common])
             wt = _med([1e3 * _f(c[s]["wall_s"]) for c in common])
             pi = _med([_f(c[s]["per_iter_ms"]) for c in common])
-            out.append(f"| {s} | {_fmt(fe)} | {_fmt(ge)} | {_fmt(ev)} | {_fmt(wt)} | {_fmt(pi)} |")
+            out.append(f"| {s} | {_fmt(fe)} | {_fmt(ge)} | {_fmt(ev)} | {_fmt(feu)} | {_fmt(geu)} | {_fmt(evu)} | "
+                       f"{_fmt(wt)} | {_fmt(pi)} |")
         out.append("")
 
     # transcriptions
@@ -381,6 +391,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ref-venv", default=os.environ.get("REF_VENV", S.DEFAULT_REF_VENV))
     ap.add_argument("--no-setup", action="store_true", help="do not create the reference environment when missing")
     ap.add_argument("--report-only", action="store_true", help="rebuild summary and plot from the existing CSV")
+    ap.add_argument("--merge", default=None, help="with --report-only: a CSV of re-run rows that replace the rows "
+                    "with the same problem, start, gradient mode and solver (the merged CSV is written back)")
     ap.add_argument("--note", action="append", default=[], help="extra line for the summary's header (repeatable)")
     args = ap.parse_args(argv)
     args.command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -396,6 +408,16 @@ def main(argv=None) -> int:
     t0 = time.time()
     if args.report_only:
         rows = read_csv(csv_path)
+        if args.merge:
+            new = read_csv(args.merge)
+            index = {(_key(r), r["solver"]): i for i, r in enumerate(rows)}
+            for r in new:
+                i = index.get((_key(r), r["solver"]))
+                if i is None:
+                    rows.append(r)
+                else:
+                    rows[i] = r
+            write_csv(rows, csv_path)
         names = [s for s in ALL_SOLVERS if any(r["solver"] == s for r in rows)]
         notes = [f"tables rebuilt from {os.path.basename(csv_path)} (--report-only)"]
     else:

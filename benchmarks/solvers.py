@@ -26,10 +26,15 @@ DEFAULT_REF_VENV = os.path.join(HERE, ".venv-reference")
 
 
 def _result(status, x=None, fevals=0, gevals=0, wall=float("nan"), iterations=None,
-            iter_estimated=False, message=""):
+            iter_estimated=False, message="", unique=None):
+    """``unique``: (distinct fitness points, distinct gradient points); default: the current
+    counters when fevals/gevals are the current counters too."""
+    if unique is None:
+        unique = (counting.COUNTS["fu"], counting.COUNTS["gu"]) if (fevals, gevals) == (
+            counting.COUNTS["f"], counting.COUNTS["g"]) else (fevals, gevals)
     return {"status": status, "x": None if x is None else np.asarray(x, dtype=float), "fevals": int(fevals),
-            "gevals": int(gevals), "wall": float(wall), "iterations": iterations,
-            "iter_estimated": iter_estimated, "message": message}
+            "gevals": int(gevals), "fevals_unique": int(unique[0]), "gevals_unique": int(unique[1]),
+            "wall": float(wall), "iterations": iterations, "iter_estimated": iter_estimated, "message": message}
 
 
 def _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=False, iterations_of=None):
@@ -217,10 +222,12 @@ class RefWorker:
                 # the reference does not report its iterations: one derivative evaluation each,
                 # plus one at the end for reporting (SPEC 3.8)
                 its, est = max(1, rep["gevals"] - 1), True
-            return _result("ok", rep["x"], rep["fevals"], rep["gevals"], rep["wall"], its, est)
+            return _result("ok", rep["x"], rep["fevals"], rep["gevals"], rep["wall"], its, est,
+                           unique=(rep.get("fevals_unique", rep["fevals"]), rep.get("gevals_unique", rep["gevals"])))
         if rep.get("timeout"):
-            return _result("timeout", wall=time_limit, message=rep.get("error", ""))
-        return _result("error", None, rep.get("fevals", 0), rep.get("gevals", 0), message=rep.get("error", ""))
+            return _result("timeout", wall=time_limit, message=rep.get("error", ""), unique=(0, 0))
+        return _result("error", None, rep.get("fevals", 0), rep.get("gevals", 0), message=rep.get("error", ""),
+                       unique=(rep.get("fevals", 0), rep.get("gevals", 0)))
 
 
 SOLVERS = {
