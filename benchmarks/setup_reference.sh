@@ -14,6 +14,10 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 REF_VENV="${REF_VENV:-$HERE/.venv-reference}"
 PYTHON="${PYTHON:-python3}"
 REF_VERSION="${REF_VERSION:-1.4.1}"
+# import checks run from / so that a pyoptgra/ source folder in the current directory (the
+# repository root) is not what gets imported
+REF_VENV="$(realpath -m "$REF_VENV")"
+cd /
 
 if [ -x "$REF_VENV/bin/python" ] && "$REF_VENV/bin/python" -c "import pyoptgra, pygmo" 2>/dev/null; then
     echo "reference venv ready: $REF_VENV"
