@@ -40,7 +40,7 @@ ALL_SOLVERS = ["pyoptgra", "reference", "nlopt_slsqp", "ipopt", "scipy_slsqp"]
 FIELDS = ["problem", "family", "n", "nec", "nic", "start", "gradient", "solver", "status", "success",
           "objective", "f_star", "rel_error", "max_violation", "fevals", "gevals", "evals", "fevals_unique",
           "gevals_unique", "evals_unique", "iterations",
-          "iter_estimated", "wall_s", "per_iter_ms", "message"]
+          "iter_estimated", "wall_s", "per_iter_ms", "solver_status", "solver_fevals", "solver_gevals", "message"]
 
 
 def machine_description() -> str:
@@ -156,7 +156,8 @@ def run(args) -> list:
                         "gevals_unique": r["gevals_unique"], "evals_unique": r["fevals_unique"] + r["gevals_unique"],
                         "iterations": "" if its is None else its,
                         "iter_estimated": int(bool(r["iter_estimated"])), "wall_s": r["wall"],
-                        "per_iter_ms": (1e3 * r["wall"] / its) if its else "", "message": r["message"],
+                        "per_iter_ms": (1e3 * r["wall"] / its) if its else "", "solver_status": r["solver_status"],
+                        "solver_fevals": r["solver_fevals"], "solver_gevals": r["solver_gevals"], "message": r["message"],
                     })
                     mark = "+" if success else ("T" if r["status"] == "timeout" else ("E" if r["status"] == "error" else "-"))
                     line.append(f"{sname}:{mark}{r['fevals'] + r['gevals']}/{r['wall']:.2g}s")

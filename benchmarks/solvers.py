@@ -19,25 +19,29 @@ import numpy as np
 import pygmo
 
 import counting
-from overhead_problems import parse_iterations
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_REF_VENV = os.path.join(HERE, ".venv-reference")
 
 
 def _result(status, x=None, fevals=0, gevals=0, wall=float("nan"), iterations=None,
-            iter_estimated=False, message="", unique=None):
-    """``unique``: (distinct fitness points, distinct gradient points); default: the current
-    counters when fevals/gevals are the current counters too."""
+            iter_estimated=False, message="", unique=None, solver_status="", solver_evals=None):
+    """``fevals`` / ``gevals``: the calls the problem received (the counted wrappers: the primary
+    count, the same for every solver).  ``unique``: (distinct fitness points, distinct gradient
+    points); default: the current counters when fevals/gevals are the current counters too.
+    ``solver_status``: the solver's own word on how it ended; ``solver_evals``: (fitness, gradient)
+    evaluations as the solver reports them, where it does (a cross-check of the counts)."""
     if unique is None:
         unique = (counting.COUNTS["fu"], counting.COUNTS["gu"]) if (fevals, gevals) == (
             counting.COUNTS["f"], counting.COUNTS["g"]) else (fevals, gevals)
+    se = solver_evals or ("", "")
     return {"status": status, "x": None if x is None else np.asarray(x, dtype=float), "fevals": int(fevals),
             "gevals": int(gevals), "fevals_unique": int(unique[0]), "gevals_unique": int(unique[1]),
-            "wall": float(wall), "iterations": iterations, "iter_estimated": iter_estimated, "message": message}
+            "wall": float(wall), "iterations": iterations, "iter_estimated": iter_estimated, "message": message,
+            "solver_status": solver_status, "solver_fevals": se[0], "solver_gevals": se[1]}
 
 
-def _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=False, iterations_of=None):
+def _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=False, status_of=None):
     prob = counting.wrap(case.make_udp(with_gradient), with_gradient, fd_if_no_gradient=fd)
     pop = pygmo.population(prob)
     pop.push_back(x0)
@@ -56,17 +60,42 @@ def _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=False, iterations_of
     finally:
         counting.disarm()
     wall = time.perf_counter() - t0
-    its = iterations_of(algo) if iterations_of else None
-    return _result("ok", pop.get_x()[0], counting.COUNTS["f"], counting.COUNTS["g"], wall, its)
+    return _result("ok", pop.get_x()[0], counting.COUNTS["f"], counting.COUNTS["g"], wall,
+                   solver_status=status_of(algo) if status_of else "")
 
 
 # ------------------------------------------------------------------------------ pyoptgra
 def solve_pyoptgra(case, with_gradient, x0, time_limit):
+    """``optgra.solve``: the returned :class:`pyoptgra.Result` gives the status, the iterations
+    and the engine's own evaluation counts (cross-checked against the counted wrapper's, which stay
+    the reported counts); pyoptgra does its own central differences when there is no gradient."""
     import pyoptgra
 
-    uda = pyoptgra.optgra(max_iterations=case.max_iterations)
-    return _run_pygmo(uda, case, with_gradient, x0, time_limit,
-                      iterations_of=lambda a: parse_iterations(a.get_extra_info()))
+    prob = counting.wrap(case.make_udp(with_gradient), with_gradient)
+    algo = pyoptgra.optgra(max_iterations=case.max_iterations)
+    counting.reset(time_limit)
+    t0 = time.perf_counter()
+    res, status, message = None, "ok", ""
+    try:
+        res = algo.solve(prob, x0)
+    except counting.SolveTimeout:
+        status = "timeout"
+    except Exception as exc:  # noqa: BLE001 - any solver failure is a benchmark outcome
+        status, message = "error", f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+    finally:
+        counting.disarm()
+    wall = time.perf_counter() - t0
+    fevals, gevals = counting.COUNTS["f"], counting.COUNTS["g"]
+    last = res if res is not None else algo.last_result  # after an exception: the best point so far
+    if last is None:
+        return _result(status, None, fevals, gevals, wall, message=message)
+    reported = (last.evaluations["fitness"], last.evaluations["gradient"])
+    if status == "ok" and reported != (fevals, gevals):
+        message = f"engine reports {reported[0]} fitness / {reported[1]} gradient evaluations; problem received {fevals} / {gevals}"
+    elif status == "ok" and last.status != pyoptgra.Status.OPTIMAL:
+        message = last.message
+    return _result(status, last.x if status == "ok" else None, fevals, gevals, wall, int(last.iterations),
+                   message=message, solver_status=last.status.name, solver_evals=reported)
 
 
 # ------------------------------------------------------------------------------ nlopt / ipopt
@@ -75,7 +104,8 @@ def solve_nlopt_slsqp(case, with_gradient, x0, time_limit):
     uda.ftol_rel = 1e-12
     uda.xtol_rel = 1e-10
     uda.maxeval = 3000
-    return _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=not with_gradient)
+    return _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=not with_gradient,
+                      status_of=lambda a: str(a.extract(pygmo.nlopt).get_last_opt_result()))
 
 
 def ipopt_available() -> bool:
@@ -90,7 +120,8 @@ def solve_ipopt(case, with_gradient, x0, time_limit):
     uda.set_numeric_option("constr_viol_tol", 1e-7)
     uda.set_integer_option("max_iter", 3000)
     uda.set_string_option("hessian_approximation", "limited-memory")
-    return _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=not with_gradient)
+    return _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=not with_gradient,
+                      status_of=lambda a: str(a.extract(pygmo.ipopt).get_last_opt_result()))
 
 
 # ------------------------------------------------------------------------------ scipy
@@ -144,7 +175,8 @@ def solve_scipy_slsqp(case, with_gradient, x0, time_limit):
         counting.disarm()
     wall = time.perf_counter() - t0
     return _result("ok", res.x, counting.COUNTS["f"], counting.COUNTS["g"], wall, int(res.nit),
-                   message=str(res.message)[:100])
+                   message=str(res.message)[:100], solver_status=str(res.status),
+                   solver_evals=(int(res.nfev), int(getattr(res, "njev", 0) or 0)))
 
 
 # ------------------------------------------------------------------------------ reference
