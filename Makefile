@@ -18,11 +18,11 @@ test: $(VENV)/.built
 
 setup: $(VENV)/.built
 
-# Quick benchmark against the reference and other solvers (benchmarks/README.md); writes benchmarks/results/.
+# Quick benchmark against the reference and other solvers, then the target measurements
+# (benchmarks/README.md); writes benchmarks/results/*_quick.*.
 bench: $(VENV)/.built
 	$(PY) -m pip install --quiet scipy matplotlib
 	$(PY) benchmarks/run.py --quick
-	$(PY) benchmarks/overhead.py
 
 $(VENV)/.built: $(SOURCES)
 	@command -v gfortran >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y gfortran; }

@@ -6,7 +6,8 @@ The first line written is ``{"ready": true, ...}``.
 
 Requests:
   {"op": "solve", "pid": "hs071", "gradient": true, "x0": [...], "max_iterations": 150}
-  {"op": "overhead", "kind": "fd100" | "lineq800" | "box800", "repeats": 3, ...}
+  {"op": "overhead", "kind": "lineq800" | "box800" | "fd100_box" | ..., "repeats": 3, "budget": 60}
+  {"op": "bfe", "kind": "bfe20", "skip_unsupported": true}  (overhead_problems.measure_bfe)
   {"op": "quit"}
 Replies to "solve": {"ok": true, "x": [...], "fevals": n, "gevals": n, "wall": s,
   "iterations": n or null, "extra": "..."} or {"ok": false, "error": "..."}.
@@ -49,8 +50,24 @@ def solve(req: dict) -> dict:
             "wall": wall, "iterations": overhead_problems.parse_iterations(extra), "extra": extra[-2000:]}
 
 
+def _evolve(prob, x0, max_iterations):
+    pop = pygmo.population(prob)
+    pop.push_back(x0)
+    counting.reset(None)  # push_back evaluated x0: not the optimizer's evaluation
+    algo = pygmo.algorithm(pyoptgra.optgra(max_iterations=max_iterations))
+    pop = algo.evolve(pop)
+    return {"x": pop.get_x()[0], "iterations": overhead_problems.parse_iterations(algo.get_extra_info())}
+
+
 def overhead(req: dict) -> dict:
-    return overhead_problems.measure(lambda **kw: pyoptgra.optgra(**kw), req)
+    return overhead_problems.measure(_evolve, req)
+
+
+def bfe(req: dict) -> dict:
+    supported = overhead_problems.accepts_bfe(pyoptgra.optgra)
+    if not supported and req.get("skip_unsupported"):
+        return {"ok": True, "kind": "bfe20", "supported": False, "speedup": None, "status": "not supported"}
+    return overhead_problems.measure_bfe(lambda **kw: pyoptgra.optgra(**kw), supported, req)
 
 
 def main() -> None:
@@ -71,7 +88,7 @@ def main() -> None:
         if req.get("op") == "quit":
             break
         try:
-            rep = solve(req) if req.get("op", "solve") == "solve" else overhead(req)
+            rep = {"solve": solve, "overhead": overhead, "bfe": bfe}[req.get("op", "solve")](req)
         except Exception as exc:  # a failure of the reference on this problem
             rep = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:500],
                    "fevals": counting.COUNTS["f"], "gevals": counting.COUNTS["g"],

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark runner: solve the problem set with several solvers, write CSV, markdown, plot.
 
-    python benchmarks/run.py --quick                 # a few minutes
+    python benchmarks/run.py --quick                 # about 5 minutes
     python benchmarks/run.py                         # the full set
     python benchmarks/run.py --solvers pyoptgra,reference --problems 'hs0*,dint_*'
 
 Outputs (``--out``, default benchmarks/results): ``runs[_quick].csv`` (one row per problem x start x
-gradient mode x solver), ``summary[_quick].md`` and ``profile[_quick].png``.
+gradient mode x solver), ``summary[_quick].md`` and ``profile[_quick].png``; then, unless
+``--no-targets`` (or ``--problems`` / ``--solvers`` without pyoptgra are given), the target
+measurements of overhead.py: ``overhead[_quick].csv`` / ``.md`` and the summary's Targets table.
 """
 
 from __future__ import annotations
@@ -215,7 +217,7 @@ def _fmt(v, digits=3):
     return f"{v:.{digits}g}"
 
 
-def summary_markdown(rows, names, notes, args, elapsed) -> str:
+def summary_markdown(rows, names, notes, args, elapsed, targets=None) -> str:
     cases = _cases(rows, names)
     out = []
     out.append(f"# Benchmark results{' (quick set)' if args.quick else ''}\n")
@@ -228,6 +230,14 @@ def summary_markdown(rows, names, notes, args, elapsed) -> str:
                f"|f - f*| <= {SUCCESS_REL_F:g} max(1, |f*|)")
     out += [f"- {n}" for n in notes]
     out.append("")
+
+    if targets:
+        import overhead
+        out.append("## Targets\n")
+        out.append(f"Separate measurements (`benchmarks/overhead.py`, details in `{targets[0]}`): the fastest of "
+                   "a few runs each, evaluation counts and the problem's own time from the counted wrappers.\n")
+        out.append(overhead.targets_table(targets[1]))
+        out.append("")
 
     # success rates
     out.append("## Success rate\n")
@@ -395,6 +405,9 @@ def main(argv=None) -> int:
     ap.add_argument("--merge", default=None, help="with --report-only: a CSV of re-run rows that replace the rows "
                     "with the same problem, start, gradient mode and solver (the merged CSV is written back)")
     ap.add_argument("--note", action="append", default=[], help="extra line for the summary's header (repeatable)")
+    ap.add_argument("--no-targets", action="store_true", help="skip the target measurements of overhead.py "
+                    "(run after the problem set: overhead{tag}.csv / .md, and the summary's Targets table)")
+    ap.add_argument("--bfe-clock", choices=["cpu", "sleep"], default="cpu", help="see overhead.py")
     args = ap.parse_args(argv)
     args.command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.starts is None:
@@ -425,13 +438,31 @@ def main(argv=None) -> int:
         rows, names, notes = run(args)
         write_csv(rows, csv_path)
         rows = read_csv(csv_path)
+    targets = None
+    ov_csv, ov_md = os.path.join(args.out, f"overhead{tag}.csv"), os.path.join(args.out, f"overhead{tag}.md")
+    if not args.no_targets and not args.report_only and "pyoptgra" in names and not args.problems:
+        import overhead
+        print("target measurements (overhead.py) ...", flush=True)
+        repeats = 3 if args.quick else 5
+        t_rows, t_notes = overhead.run_targets(
+            overhead.DEFAULT_KINDS, repeats=repeats, budget=15.0 if args.quick else 60.0, ref_venv=args.ref_venv,
+            no_reference="reference" not in names, timeout=90.0 if args.quick else 300.0, log_dir=args.out,
+            bfe_clock=args.bfe_clock)
+        t_rows = overhead.to_rows(t_rows)
+        overhead.write_csv(t_rows, ov_csv)
+        with open(ov_md, "w") as fh:
+            fh.write(overhead.markdown(t_rows, t_notes, repeats, machine_description()))
+        targets = (os.path.basename(ov_md), t_rows)
+    elif args.report_only and not args.no_targets and os.path.exists(ov_csv):
+        import overhead
+        targets = (os.path.basename(ov_md), overhead.read_csv(ov_csv))
     notes += args.note
-    md = summary_markdown(rows, names, notes, args, time.time() - t0)
+    md = summary_markdown(rows, names, notes, args, time.time() - t0, targets)
     with open(md_path, "w") as fh:
         fh.write(md)
     performance_profile(rows, names, png_path, title=" (quick set)" if args.quick else "")
     print(md)
-    print(f"wrote {csv_path}, {md_path}, {png_path}")
+    print(f"wrote {csv_path}, {md_path}, {png_path}" + (f", {ov_csv}, {ov_md}" if targets and not args.report_only else ""))
     return 0
 
 
