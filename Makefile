@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := $(shell find fortran cpp_wrapper pyoptgra -type f -not -name '*.pyc') CMakeLists.txt pyproject.toml
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup clean bench
 
 demo: $(VENV)/.built
 	@# run outside the source tree, whose pyoptgra/ has no compiled core
@@ -17,6 +17,12 @@ test: $(VENV)/.built
 	$(VENV)/bin/pytest
 
 setup: $(VENV)/.built
+
+# Quick benchmark against the reference and other solvers, then the target measurements
+# (benchmarks/README.md); writes benchmarks/results/*_quick.*.
+bench: $(VENV)/.built
+	$(PY) -m pip install --quiet scipy matplotlib
+	$(PY) benchmarks/run.py --quick
 
 $(VENV)/.built: $(SOURCES)
 	@command -v gfortran >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y gfortran; }
