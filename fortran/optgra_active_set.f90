@@ -93,19 +93,21 @@ contains
 
    !> Add output j to the active set (k -> k+1) by a Householder reflection of rows k+1..last
    !> that maps r(k+1:last, j) onto alpha e_1.  Rejected when j depends on the active outputs.
+   !> The reflector I - 2 v v^T / v^T v only mixes the rows where v is non-zero.
    subroutine factor_include(f, j, accepted)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: j
       logical, intent(out) :: accepted
-      real(dp), allocatable :: v(:), swap(:)
-      real(dp) :: size, alpha, vv, s
-      integer :: k, pivot, last, col
+      real(dp), allocatable :: v(:), swap(:), coefficient(:), scale(:)
+      integer, allocatable :: rows(:)
+      real(dp) :: reduced_norm, alpha, vv, s
+      integer :: k, pivot, last, col, i
 
       accepted = .false.
       k = f%count
       if (k >= f%n) return
-      size = norm2(f%r(k + 1:f%n, j))
-      if (size == 0.0_dp .or. size <= DEPENDENCE_TOLERANCE * f%norm(j)) return
+      reduced_norm = norm2(f%r(k + 1:f%n, j))
+      if (reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * f%norm(j)) return
 
       ! Bring the largest entry to row k+1 so that a sparse column gives a short reflection.
       pivot = k + maxloc(abs(f%r(k + 1:f%n, j)), 1)
@@ -119,15 +121,33 @@ contains
       ! A single non-zero needs no reflection: the column already has the triangular shape.
       alpha = f%r(k + 1, j)
       if (last > k + 1) then
-         alpha = -sign(size, f%r(k + 1, j))
+         alpha = -sign(reduced_norm, f%r(k + 1, j))
          v = f%r(k + 1:last, j)
          v(1) = v(1) - alpha
          vv = dot_product(v, v)
-         do col = 1, f%m + 3
-            if (col == j .or. f%status(col) > 0) cycle
-            s = 2.0_dp * dot_product(v, f%r(k + 1:last, col)) / vv
-            if (s /= 0.0_dp) f%r(k + 1:last, col) = f%r(k + 1:last, col) - s * v
-         end do
+         rows = pack([(i, i = k + 1, last)], v /= 0.0_dp)
+         if (2 * size(rows) <= last - k) then
+            ! A sparse reflector (gradients of sparse constraints, bound rows): touch only its
+            ! rows, s = 2 v.r(rows, :) / vv for all columns at once.  Active columns are zero
+            ! there, so s vanishes for them.
+            coefficient = pack(v, v /= 0.0_dp)
+            allocate (scale(f%m + 3))
+            scale = 0.0_dp
+            do i = 1, size(rows)
+               scale = scale + coefficient(i) * f%r(rows(i), :)
+            end do
+            scale = 2.0_dp * scale / vv
+            do col = 1, f%m + 3
+               if (col == j .or. scale(col) == 0.0_dp) cycle
+               f%r(rows, col) = f%r(rows, col) - scale(col) * coefficient
+            end do
+         else
+            do col = 1, f%m + 3
+               if (col == j .or. f%status(col) > 0) cycle
+               s = 2.0_dp * dot_product(v, f%r(k + 1:last, col)) / vv
+               if (s /= 0.0_dp) f%r(k + 1:last, col) = f%r(k + 1:last, col) - s * v
+            end do
+         end if
       end if
       f%r(k + 1, j) = alpha
       f%r(k + 2:f%n, j) = 0.0_dp
