@@ -60,6 +60,8 @@ struct Callbacks {
   py::object log;
   py::object history = py::none();
   std::optional<py::error_already_set> error;
+  // Evaluates a finite-difference stencil in one call, or None.
+  py::object batch_fitness = py::none();
 };
 
 // The point handed to a callback: a fresh array that owns its data.  A view of engine memory
@@ -68,6 +70,11 @@ struct Callbacks {
 // next to the Python call.
 py::array_t<double> point(const double* data, int n) {
   return py::array_t<double>(static_cast<py::ssize_t>(n), data);
+}
+
+// The same for a row-major (rows, n) block of points.
+py::array_t<double> points(const double* data, int rows, int n) {
+  return py::array_t<double>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(n)}, data);
 }
 
 // Run f with the GIL held; store any exception and report failure to the engine.  Pending
@@ -105,6 +112,19 @@ extern "C" int fitness_trampoline(void* context, int n, const double* x, int n_o
       throw py::value_error("fitness callback must return a 1-D array of " + std::to_string(n_out) +
                             " values, got " + std::to_string(out.size()));
     std::memcpy(values, out.data(), sizeof(double) * n_out);
+  });
+}
+
+extern "C" int batch_fitness_trampoline(void* context, int n, int n_points, const double* x, int n_out,
+                                        double* values) {
+  auto* cb = static_cast<Callbacks*>(context);
+  return guarded(cb, [&] {
+    DoubleArray out = DoubleArray::ensure(cb->batch_fitness(points(x, n_points, n)));
+    if (!out) throw py::error_already_set();
+    if (out.ndim() != 2 || out.shape(0) != n_points || out.shape(1) != n_out)
+      throw py::value_error("batch fitness callback must return an array of shape (" + std::to_string(n_points) +
+                            ", " + std::to_string(n_out) + "), got size " + std::to_string(out.size()));
+    std::memcpy(values, out.data(), sizeof(double) * n_points * n_out);
   });
 }
 
@@ -152,6 +172,12 @@ Array setting(const py::dict& settings, const char* name, py::ssize_t size) {
   return a;
 }
 
+// An optional settings entry: None when absent.
+py::object optional_setting(const py::dict& settings, const char* name) {
+  if (settings.contains(name)) return settings[name];
+  return py::none();
+}
+
 // One engine session for n variables and m constraints, configured from the settings dict
 // (every key of pyoptgra's EngineProblem.settings).
 class Configured {
@@ -184,6 +210,7 @@ class Configured {
                  settings["time_limit"].cast<double>()),
           "max_evaluations/time_limit");
     if (!cb.history.is_none()) check(ogwhis(s, &history_trampoline, &cb), "history");
+    if (!cb.batch_fitness.is_none()) check(ogbfit(s, &batch_fitness_trampoline), "batch_fitness");
   }
   void* get() const { return session_.get(); }
   py::ssize_t n() const { return n_; }
@@ -245,7 +272,8 @@ py::dict optimize(DoubleArray x0, IntArray output_types, py::object fitness, py:
   const py::ssize_t n = x0.size();
   if (x0.ndim() != 1 || n < 1) throw py::value_error("x0 must be a non-empty 1-D array");
   const py::ssize_t m = output_types.size() - 1;
-  Callbacks cb{fitness, gradient, settings["log"], settings["history"], std::nullopt};
+  Callbacks cb{fitness, gradient, settings["log"], settings["history"], std::nullopt,
+               optional_setting(settings, "batch_fitness")};
   py::array_t<double> x({n});
   std::memcpy(x.mutable_data(), x0.data(), sizeof(double) * n);
   py::array_t<double> y({m + 1});
@@ -284,7 +312,8 @@ py::tuple prepare_sensitivity(DoubleArray x0, IntArray output_types, py::object 
   const py::ssize_t n = x0.size();
   if (x0.ndim() != 1 || n < 1) throw py::value_error("x must be a non-empty 1-D array");
   const py::ssize_t m = output_types.size() - 1;
-  Callbacks cb{fitness, gradient, settings["log"], py::none(), std::nullopt};
+  Callbacks cb{fitness, gradient, settings["log"], py::none(), std::nullopt,
+               optional_setting(settings, "batch_fitness")};
   py::array_t<double> x({n});
   std::memcpy(x.mutable_data(), x0.data(), sizeof(double) * n);
   py::array_t<double> y({m + 1}), point({n}), values({m + 1}), gradients({m + 1, n});
@@ -355,7 +384,10 @@ Every function takes the engine's output types (constraints, then the merit) and
 with the keys lower, upper, tolerances, priorities, variable_scales, variable_types,
 derivative_mode, difference_steps, max_iterations, max_correction_iterations, max_distance,
 probe_distance, method, max_evaluations (0: none), time_limit (seconds, 0: none), log_level and
-log (a callable(level, message) or None).  fitness(x)
+log (a callable(level, message) or None), and optionally batch_fitness: a callable(points) that
+receives a finite-difference stencil as an (n_points, n) array and returns the (n_points, m_user + 1)
+raw outputs, called once per stencil instead of fitness once per point (None or absent: fitness).
+fitness(x)
 returns the m_user + 1 raw outputs at x (constraints, then the merit); gradient(x) returns their
 gradients as an (m_user + 1, n) array, or is None for finite differences.  Finite bounds become
 the constraint rows m_user + 1 .. m, formed by the engine.)doc";

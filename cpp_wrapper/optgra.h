@@ -20,6 +20,10 @@ enum {
 typedef int (*og_fitness_fn)(void* context, int n, const double* x, int n_out, double* values);
 // Gradients at x as a row-major (n_out, n) array.
 typedef int (*og_gradient_fn)(void* context, int n, const double* x, int n_out, double* jacobian);
+// Raw outputs at n_points points: points is a row-major (n_points, n) array, values a row-major
+// (n_points, n_out) array, one row per point, in engine order.
+typedef int (*og_batch_fitness_fn)(void* context, int n, int n_points, const double* points, int n_out,
+                                   double* values);
 typedef void (*og_log_fn)(void* context, int level, const char* message, int length);
 // One iteration's raw point x (n) and raw outputs y (n_out, engine order).
 typedef void (*og_history_fn)(void* context, int iteration, int n, const double* x, int n_out,
@@ -50,6 +54,7 @@ int oglimt(void* state, int max_fitness_calls, double seconds);
 int ogwhis(void* state, og_history_fn callback, void* context);
 int ogmult(void* state, int* active, double* multipliers);
 int ogbest(void* state, double* x, double* y);
+int ogbfit(void* state, og_batch_fitness_fn callback);
 int ogstat(void* state, int* fitness_calls, int* gradient_calls, int* nonfinite_output);
 
 #ifdef __cplusplus

@@ -16,7 +16,7 @@ module optgra_c_api
 
    public :: oginit, ogclos, ogctyp, ogderi, ogdist, ogvtyp, ogiter, ogomet, ogwlog, ogvsca, &
              ogcsca, ogcpri, ogbnds, ogsopt, ogcdel, ogexec, oggsst, ogssst, ogsens, ogstat, &
-             oglimt, ogwhis, ogmult, ogbest
+             oglimt, ogwhis, ogmult, ogbest, ogbfit
 
 contains
 
@@ -399,6 +399,19 @@ contains
       st%log%history_context = context
       ogwhis = STATUS_OK
    end function ogwhis
+
+   !> The callback that evaluates a whole finite-difference stencil in one call (null: none, each
+   !> point goes to the fitness callback of ogexec).  It receives the context given to ogexec.
+   !> Used only when the budget left allows the whole stencil; results are the same either way.
+   integer(c_int) function ogbfit(handle, callback) bind(c, name='ogbfit')
+      type(c_ptr), value :: handle
+      type(c_funptr), value :: callback
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      st%evaluator%batch_fitness = callback
+      ogbfit = STATUS_OK
+   end function ogbfit
 
    !> After an optimal run: the active constraints (m, 0/1) at the solution and their Lagrange
    !> multipliers (m, raw units, 0 when inactive), grad F + sum_k lambda_k grad C_k = 0 over the

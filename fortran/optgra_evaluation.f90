@@ -8,6 +8,10 @@
 !> sensitivity analysis.
 !>
 !> The last evaluated point is remembered, so asking twice for the same point costs nothing.
+!>
+!> With a batch callback, the points of a finite-difference stencil are handed over in one call
+!> (the caller may evaluate them in parallel); each point still counts as one fitness call and is
+!> checked, offered as the best point and differenced exactly as when evaluated one by one.
 module optgra_evaluation
    use, intrinsic :: iso_c_binding
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
@@ -18,7 +22,7 @@ module optgra_evaluation
    implicit none
    private
 
-   public :: evaluator, fitness_callback, gradient_callback
+   public :: evaluator, fitness_callback, gradient_callback, batch_fitness_callback
    public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
 
    abstract interface
@@ -41,11 +45,23 @@ module optgra_evaluation
          real(c_double), intent(in) :: x(n)
          real(c_double), intent(out) :: jacobian(n, n_out)
       end function gradient_callback
+
+      !> Fill values(:, k) with the raw outputs at points(:, k), k = 1..n_points (C sees both as
+      !> row-major arrays, one row per point).  Return 0 to continue, anything else to stop.
+      integer(c_int) function batch_fitness_callback(context, n, n_points, points, n_out, values) bind(c)
+         import :: c_ptr, c_int, c_double
+         type(c_ptr), value :: context
+         integer(c_int), value :: n, n_points, n_out
+         real(c_double), intent(in) :: points(n, n_points)
+         real(c_double), intent(out) :: values(n_out, n_points)
+      end function batch_fitness_callback
    end interface
 
    type :: evaluator
       type(c_funptr) :: fitness = c_null_funptr
       type(c_funptr) :: gradient = c_null_funptr
+      !> Optional: evaluates a whole finite-difference stencil in one call.
+      type(c_funptr) :: batch_fitness = c_null_funptr
       type(c_ptr) :: context = c_null_ptr
       !> First failure (STATUS_*); once set, no further callback is made.
       integer :: status = STATUS_OK
@@ -116,6 +132,27 @@ contains
       limit_reached = ev%status == STATUS_DEADLINE .or. ev%status == STATUS_BUDGET_SPENT
    end function limit_reached
 
+   !> Whether another `calls` fitness calls fit in the budget (max_fitness_calls 0: no limit).
+   pure logical function within_budget(ev, calls)
+      type(evaluator), intent(in) :: ev
+      integer, intent(in) :: calls
+      within_budget = ev%max_fitness_calls <= 0 .or. ev%fitness_calls + calls <= ev%max_fitness_calls
+   end function within_budget
+
+   !> Whether a fitness call may be made now; if not, ev%status says why.
+   logical function may_evaluate(ev)
+      type(evaluator), intent(inout) :: ev
+
+      may_evaluate = .false.
+      if (ev%status /= STATUS_OK) return
+      if (.not. within_budget(ev, 1)) then
+         ev%status = STATUS_BUDGET_SPENT
+         return
+      end if
+      if (past_deadline(ev)) return
+      may_evaluate = .true.
+   end function may_evaluate
+
    !> Raw outputs at raw point X, without the cache.  ev%status reports a failure.
    subroutine raw_outputs_of(p, ev, point, raw)
       type(problem_data), intent(in) :: p
@@ -123,15 +160,9 @@ contains
       real(dp), intent(in) :: point(:)
       real(dp), intent(out) :: raw(:)
       procedure(fitness_callback), pointer :: fitness
-      integer :: k, b
 
       raw = 0.0_dp
-      if (ev%status /= STATUS_OK) return
-      if (ev%max_fitness_calls > 0 .and. ev%fitness_calls >= ev%max_fitness_calls) then
-         ev%status = STATUS_BUDGET_SPENT
-         return
-      end if
-      if (past_deadline(ev)) return
+      if (.not. may_evaluate(ev)) return
       if (.not. c_associated(ev%fitness)) then
          ev%status = STATUS_NOT_READY
          return
@@ -142,20 +173,77 @@ contains
          ev%status = STATUS_CALLBACK_FAILED
          return
       end if
+      call accept_outputs(p, ev, point, ev%user_values, raw)
+   end subroutine raw_outputs_of
+
+   !> Raw outputs at the raw points (:, k), in order: in one batch call when there is a batch
+   !> callback and the budget allows every point, otherwise one call per point.  Both ways count,
+   !> check and keep the points alike, and stop at the same point when an output is not finite.
+   !> A batch is one callback: the deadline is checked before it, and a failing batch counts all
+   !> its points (the caller may have evaluated any of them).
+   subroutine raw_outputs_of_all(p, ev, points, raw)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: points(:, :)
+      real(dp), intent(out) :: raw(:, :)
+      procedure(batch_fitness_callback), pointer :: batch
+      real(dp), allocatable :: values(:, :)
+      integer :: k, n_points, ierr
+
+      raw = 0.0_dp
+      n_points = size(points, 2)
+      if (n_points == 0) return
+      if (.not. (c_associated(ev%batch_fitness) .and. within_budget(ev, n_points))) then
+         do k = 1, n_points
+            call raw_outputs_of(p, ev, points(:, k), raw(:, k))
+            if (ev%status /= STATUS_OK) return
+         end do
+         return
+      end if
+      if (.not. may_evaluate(ev)) return
+      allocate (values(p%m_user + 1, n_points), stat=ierr)
+      if (ierr /= 0) then
+         ev%status = STATUS_OUT_OF_MEMORY
+         return
+      end if
+      call c_f_procpointer(ev%batch_fitness, batch)
+      if (batch(ev%context, int(p%n, c_int), int(n_points, c_int), points, int(p%m_user + 1, c_int), &
+                values) /= 0) then
+         ev%fitness_calls = ev%fitness_calls + n_points
+         ev%status = STATUS_CALLBACK_FAILED
+         return
+      end if
+      do k = 1, n_points
+         ev%fitness_calls = ev%fitness_calls + 1
+         call accept_outputs(p, ev, points(:, k), values(:, k), raw(:, k))
+         if (ev%status /= STATUS_OK) return
+      end do
+   end subroutine raw_outputs_of_all
+
+   !> Check the user's outputs at point, put them into engine order with the bound rows and offer
+   !> them as the best point.
+   subroutine accept_outputs(p, ev, point, user_values, raw)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: point(:), user_values(:)
+      real(dp), intent(out) :: raw(:)
+      integer :: k, b
+
+      raw = 0.0_dp
       do k = 1, p%m_user + 1
-         if (.not. ieee_is_finite(ev%user_values(k))) then
+         if (.not. ieee_is_finite(user_values(k))) then
             ev%status = STATUS_NONFINITE_OUTPUT
             ev%nonfinite_output = engine_index(p, k)
             return
          end if
       end do
-      raw(1:p%m_user) = ev%user_values(1:p%m_user)
-      raw(p%m + 1) = ev%user_values(p%m_user + 1)
+      raw(1:p%m_user) = user_values(1:p%m_user)
+      raw(p%m + 1) = user_values(p%m_user + 1)
       do b = 1, p%n_bounds
          raw(p%m_user + b) = p%bound_sign(b) * (point(p%bound_variable(b)) - p%bound_value(b))
       end do
       call offer_best(p, ev, point, raw)
-   end subroutine raw_outputs_of
+   end subroutine accept_outputs
 
    !> Keep (point, raw) if it is the best evaluation so far.
    subroutine offer_best(p, ev, point, raw)
@@ -288,33 +376,51 @@ contains
    !> Finite differences with the per-variable raw step h_i:
    !>   central: dC/dX_i = (C(X + h_i e_i) - C(X - h_i e_i)) / (2 h_i),
    !>   forward: dC/dX_i = (C(X + h_i e_i) - C(X)) / h_i.
-   !> The bound rows are exact.  Fixed variables are not perturbed unless with_parameters is set.
+   !> The stencil is every perturbed point in variable order (for central differences X + h_i e_i
+   !> then X - h_i e_i), evaluated by raw_outputs_of_all.  The bound rows are exact.  Fixed
+   !> variables are not perturbed unless with_parameters is set.
    subroutine difference_jacobian(p, ev, point, base, raw_jacobian, with_parameters, central)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
       real(dp), intent(in) :: point(:), base(:)
       real(dp), intent(out) :: raw_jacobian(:, :)
       logical, intent(in) :: with_parameters, central
-      real(dp) :: shifted(p%n), plus(p%m + 1), minus(p%m + 1), step
-      integer :: i
+      real(dp), allocatable :: stencil(:, :), outputs(:, :)
+      integer, allocatable :: perturbed(:)
+      integer :: i, k, sides, plus, ierr
+      real(dp) :: step
 
       raw_jacobian = 0.0_dp
-      shifted = point
-      do i = 1, p%n
-         if (ev%status /= STATUS_OK) return
-         if (p%fixed(i) .and. .not. with_parameters) cycle
-         shifted(i) = point(i) + p%difference_step(i)
-         call raw_outputs_of(p, ev, shifted, plus)
-         step = shifted(i) - point(i)
+      if (ev%status /= STATUS_OK) return
+      perturbed = pack([(i, i=1, p%n)], with_parameters .or. .not. p%fixed)
+      sides = merge(2, 1, central)
+      allocate (stencil(p%n, sides * size(perturbed)), outputs(p%m + 1, sides * size(perturbed)), stat=ierr)
+      if (ierr /= 0) then
+         ev%status = STATUS_OUT_OF_MEMORY
+         return
+      end if
+      do k = 1, size(perturbed)
+         i = perturbed(k)
+         plus = sides * (k - 1) + 1
+         stencil(:, plus) = point
+         stencil(i, plus) = point(i) + p%difference_step(i)
          if (central) then
-            shifted(i) = point(i) - p%difference_step(i)
-            call raw_outputs_of(p, ev, shifted, minus)
-            step = step + (point(i) - shifted(i))
-         else
-            minus = base
+            stencil(:, plus + 1) = point
+            stencil(i, plus + 1) = point(i) - p%difference_step(i)
          end if
-         shifted(i) = point(i)
-         raw_jacobian(i, :) = (plus - minus) / step
+      end do
+      call raw_outputs_of_all(p, ev, stencil, outputs)
+      if (ev%status /= STATUS_OK) return
+      do k = 1, size(perturbed)
+         i = perturbed(k)
+         plus = sides * (k - 1) + 1
+         step = stencil(i, plus) - point(i)
+         if (central) then
+            step = step + (point(i) - stencil(i, plus + 1))
+            raw_jacobian(i, :) = (outputs(:, plus) - outputs(:, plus + 1)) / step
+         else
+            raw_jacobian(i, :) = (outputs(:, plus) - base) / step
+         end if
       end do
       call set_bound_rows(p, raw_jacobian)
    end subroutine difference_jacobian

@@ -191,7 +191,21 @@ class EngineProblem:
     def fitness(self, xe: np.ndarray) -> np.ndarray:
         """Engine-order outputs [constraints, objective] at engine point ``xe``."""
         x = self.problem_point(xe)
-        f = self.problem.fitness(x)
+        return self._engine_outputs(xe, x, self.problem.fitness(x))
+
+    def batch_fitness(self, bfe: pygmo.bfe, points: np.ndarray) -> np.ndarray:
+        """Engine-order outputs at the engine points ``points`` (one per row), evaluated by ``bfe``.
+
+        Row for row the same as :meth:`fitness`: the same problem-space points, checks and log
+        records, taken in row order, so that an error names the first bad point of the batch."""
+        points = np.asarray(points, dtype=float).reshape(-1, self.n)
+        xs = np.array([self.problem_point(xe) for xe in points]).reshape(points.shape)
+        fs = np.asarray(bfe(self.problem, xs.ravel()), dtype=float).reshape(points.shape[0], -1)
+        return np.array([self._engine_outputs(xe, x, f) for xe, x, f in zip(points, xs, fs)])
+
+    def _engine_outputs(self, xe: np.ndarray, x: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Check and log the pygmo fitness ``f`` at problem point ``x`` of engine point ``xe``, and
+        put it into engine order (with the Khan bound rows)."""
         self._check_finite(f, x, "fitness")
         self.log.record(f, self.nec, self.constraint_tolerances)
         if self.khan is None:

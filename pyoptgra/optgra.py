@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import numbers
 import time
@@ -74,6 +75,19 @@ def _to_float(name: str, value: numbers.Real) -> float:
         raise ValueError(f"{name} must be finite, got {value!r}") from None
 
 
+def _require_bfe(value: Any) -> Optional[pygmo.bfe]:
+    """None, a ``pygmo.bfe``, or a user-defined batch fitness evaluator wrapped in one."""
+    if value is None or isinstance(value, pygmo.bfe):
+        return value
+    try:
+        return pygmo.bfe(value)
+    except Exception as exc:  # pygmo says NotImplementedError for an object it cannot call
+        raise TypeError(
+            "bfe must be None, a pygmo.bfe or a user-defined batch fitness evaluator such as "
+            f"pygmo.thread_bfe(), pygmo.mp_bfe() or pygmo.member_bfe(); got {value!r}"
+        ) from exc
+
+
 class optgra:
     r"""OPTGRA: a constrained gradient-based optimizer for near-linear problems.
 
@@ -115,6 +129,34 @@ class optgra:
             no gradient, a number or one per variable (keyword-only).
         check_gradient: compare the problem's gradient with central differences at every
             iteration and log the mismatches (keyword-only).
+        bfe: a ``pygmo.bfe``, or a user-defined batch fitness evaluator (``pygmo.thread_bfe()``,
+            ``pygmo.mp_bfe()``, ``pygmo.member_bfe()``, ``pygmo.default_bfe()``, ...) that is
+            wrapped in one, or None (keyword-only).  It evaluates the finite-difference stencil
+            of each linearisation as one batch, ``bfe(problem, dvs)``; see below.
+
+    **Finite differences and batch evaluation.**  Without a problem gradient (and with
+    ``check_gradient``) the derivatives at the raw point :math:`X` are central differences over
+    the free variables :math:`i` (fixed ones are not perturbed), with :math:`h_i` the
+    ``finite_difference_step`` and :math:`e_i` the unit vector:
+
+    .. math::
+
+        \frac{\partial f}{\partial X_i}(X) \approx
+        \frac{f(X + h_i e_i) - f(X - h_i e_i)}{(X_i + h_i) - (X_i - h_i)}
+
+    for every output :math:`f` (objective and constraints), the denominator being the step
+    actually taken in floating point.  One linearisation thus needs the stencil of
+    :math:`2 n_{free}` points :math:`X + h_1 e_1, X - h_1 e_1, X + h_2 e_2, X - h_2 e_2, \ldots`
+    (the engine's forward mode uses the :math:`n_{free}` points :math:`X + h_i e_i` and
+    :math:`f(X)`).  With ``bfe``, the whole stencil goes to the evaluator in one call, in that
+    order (``dvs`` flattened as pygmo expects), so that a slow fitness is evaluated in
+    parallel.  The results are bitwise the same as without it: each point is checked, logged
+    and counted as one fitness evaluation in stencil order, and an error names the first bad
+    point.  When fewer than the stencil's points are left of ``max_evaluations`` the stencil is
+    evaluated point by point, so that the budget is spent exactly as without ``bfe``.  The
+    evaluator is unused when the problem's gradient is used.  It must suit the problem:
+    ``thread_bfe`` needs a thread-safe (C++) problem, ``member_bfe`` a problem with
+    ``batch_fitness``, ``mp_bfe`` a problem that pickles and imports in a new process.
 
     Raises:
         TypeError: an argument of the wrong type (a string, None or a list where a number is
@@ -145,6 +187,7 @@ class optgra:
         max_evaluations: Optional[int] = None,
         finite_difference_step: Union[float, Sequence[float]] = 0.01,
         check_gradient: bool = False,
+        bfe: Any = None,
     ) -> None:
         self.max_iterations = _require_int("max_iterations", max_iterations, 0)
         self.max_correction_iterations = _require_int("max_correction_iterations", max_correction_iterations, 0)
@@ -187,6 +230,7 @@ class optgra:
             )
         self.finite_difference_step = np.array(steps, dtype=float)
         self.check_gradient = _require_flag("check_gradient", check_gradient)
+        self.bfe = _require_bfe(bfe)
         self.verbosity = 0
         self.selection = pygmo.s_policy(pygmo.select_best(rate=1))
         self._log: List[tuple] = []
@@ -226,6 +270,7 @@ class optgra:
             gradient = "user-defined gradients" if self._has_gradient else "numerical gradients by double differencing"
             lines.append(f"\tUsing {gradient}")
         lines += [f"\t{name} = {getattr(self, name)}" for name in settings]
+        lines.append(f"\tbfe = {None if self.bfe is None else self.bfe.get_name()}")
         if result is None:
             lines.append("No optimisation has been run yet: no result to report.")
             return "\n".join(lines)
@@ -369,6 +414,8 @@ class optgra:
     def _engine_settings(self, mapping: EngineProblem, priorities: bool = True) -> Dict[str, Any]:
         """The engine configuration of one call on a mapped problem."""
         settings = self._algorithm_settings(mapping.n, mapping.problem.has_gradient())
+        if self.bfe is not None and settings["derivative_mode"] != 1:
+            settings["batch_fitness"] = functools.partial(mapping.batch_fitness, self.bfe)
         settings.update(
             lower=mapping.engine_lower,
             upper=mapping.engine_upper,

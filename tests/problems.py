@@ -91,3 +91,28 @@ class MixedInteger:
 
     def get_nix(self):
         return 1
+
+
+class Batched:
+    """A problem without gradient that also evaluates batches (for ``pygmo.member_bfe``): the
+    wrapped UDP's fitness, bounds and constraint counts, point by point.  Module level, so that
+    it pickles into the processes of ``pygmo.mp_bfe``."""
+
+    def __init__(self, udp):
+        self.udp = udp
+
+    def fitness(self, x):
+        return self.udp.fitness(x)
+
+    def batch_fitness(self, dvs):
+        nx = len(self.get_bounds()[0])
+        return np.concatenate([np.asarray(self.fitness(x), dtype=float) for x in np.reshape(dvs, (-1, nx))])
+
+    def get_bounds(self):
+        return self.udp.get_bounds()
+
+    def get_nec(self):
+        return self.udp.get_nec()
+
+    def get_nic(self):
+        return self.udp.get_nic()
