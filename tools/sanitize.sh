@@ -25,7 +25,15 @@ if [ "$#" -eq 0 ]; then
   set -- "$ROOT/tests/test_callbacks.py" "$ROOT/tests/test_evolve.py" "$ROOT/tests/test_regression.py" \
     "$ROOT/tests/test_hs_suite.py" "$ROOT/tests/test_khan.py" "$ROOT/tests/test_reliability_errors.py" \
     "$ROOT/tests/test_reliability_concurrency.py" "$ROOT/tests/test_reliability_interrupt.py" \
-    "$ROOT/tests/test_reliability_honesty.py" "$ROOT/tests/test_reliability_properties.py"
+    "$ROOT/tests/test_reliability_honesty.py" "$ROOT/tests/test_reliability_properties.py" \
+    "$ROOT/tests/test_bfe.py" "$ROOT/tests/test_sensitivity.py" "$ROOT/tests/test_result.py"
+else
+  # the tests run from the work directory: make relative test paths absolute
+  args=()
+  for arg in "$@"; do
+    if [ -e "$arg" ]; then args+=("$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")"); else args+=("$arg"); fi
+  done
+  set -- "${args[@]}"
 fi
 
 echo "== work directory $WORK"
