@@ -8,7 +8,13 @@
 !>   - rows k+1..n are its component in the null space of A (the projected vector, in Q basis);
 !>   - mu = L^{-T} r(1:k, j) are its least-squares coefficients on the active gradients, so that
 !>     g_j = sum_i mu_i g_{a_i} + p_j with p_j orthogonal to every active gradient.
-!> Q itself is never stored: physical vectors are rebuilt from the unreduced gradients.
+!> Q itself is never formed: physical vectors are rebuilt from the unreduced gradients.
+!>
+!> Columns are reduced lazily.  The transformations since the reset (row swaps with Householder
+!> reflections for inclusions, rotations for exclusions) are recorded; they are applied at once
+!> to the columns that are active, candidates, or the auxiliary ones, and replayed on a passive
+!> column only when it is read (factor_refresh).  Passive columns are most of them (the bound rows
+!> far from their bounds), and the callers test them with physical directional derivatives.
 module optgra_active_set
    use optgra_kinds
    implicit none
@@ -16,9 +22,12 @@ module optgra_active_set
 
    public :: factorisation, factor_allocate, factor_reset, factor_include, factor_exclude
    public :: null_norm, null_dot, multipliers, forward_solve, backward_solve, active_combination
+   public :: factor_refresh
 
    !> Relative size below which a gradient is taken as dependent on the active ones.
    real(dp), parameter :: DEPENDENCE_TOLERANCE = 1.0e-10_dp
+
+   integer, parameter :: OP_REFLECT = 1, OP_ROTATE = 2
 
    type :: factorisation
       integer :: n = 0
@@ -30,6 +39,14 @@ module optgra_active_set
       integer, allocatable :: single_row(:) ! (m+3) row of the one non-zero of an unreduced
                                             ! vector (a bound row's gradient), else 0
       integer :: count = 0
+      !> Transformation i (1..n_ops): OP_REFLECT swaps rows op_row and op_pivot, then reflects
+      !> rows op_row..op_last by I - op_scale v v^T, v = op_vector(op_start+1 : op_start+length);
+      !> OP_ROTATE rotates rows op_row, op_row+1 by (op_cos, op_sin).
+      integer :: n_ops = 0
+      integer, allocatable :: op_kind(:), op_row(:), op_pivot(:), op_last(:), op_start(:)
+      real(dp), allocatable :: op_scale(:), op_cos(:), op_sin(:), op_vector(:)
+      integer :: vector_used = 0
+      integer, allocatable :: applied(:)    ! (m+3) transformations applied to each column
    end type factorisation
 
 contains
@@ -51,6 +68,12 @@ contains
       f%list = 0
       f%single_row = 0
       f%count = 0
+      allocate (f%applied(m + 3), f%op_kind(0), f%op_row(0), f%op_pivot(0), f%op_last(0), &
+                f%op_start(0), f%op_scale(0), f%op_cos(0), f%op_sin(0), f%op_vector(0), stat=ierr)
+      info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
+      f%applied = 0
+      f%n_ops = 0
+      f%vector_used = 0
    end subroutine factor_allocate
 
    !> Start from an empty active set: r = [G, aux1, aux2] with Q = I.
@@ -75,80 +98,199 @@ contains
       end do
       f%list = 0
       f%count = 0
+      f%n_ops = 0
+      f%vector_used = 0
+      f%applied = 0
    end subroutine factor_reset
 
    !> Norm of the null-space part of column j.
-   pure real(dp) function null_norm(f, j)
-      type(factorisation), intent(in) :: f
+   real(dp) function null_norm(f, j)
+      type(factorisation), intent(inout) :: f
       integer, intent(in) :: j
+      call factor_refresh(f, j)
       null_norm = norm2(f%r(f%count + 1:f%n, j))
    end function null_norm
 
    !> Scalar product of the null-space parts of columns i and j (= g_i . p_j for projected p_j).
-   pure real(dp) function null_dot(f, i, j)
-      type(factorisation), intent(in) :: f
+   real(dp) function null_dot(f, i, j)
+      type(factorisation), intent(inout) :: f
       integer, intent(in) :: i, j
+      call factor_refresh(f, i)
+      call factor_refresh(f, j)
       null_dot = dot_product(f%r(f%count + 1:f%n, i), f%r(f%count + 1:f%n, j))
    end function null_dot
 
-   !> Add output j to the active set (k -> k+1) by a Householder reflection of rows k+1..last
-   !> that maps r(k+1:last, j) onto alpha e_1.  Rejected when j depends on the active outputs.
-   !> The reflector I - 2 v v^T / v^T v only mixes the rows where v is non-zero.
+   !> Bring column j up to date: replay on it the transformations it has not seen.
+   subroutine factor_refresh(f, j)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: j
+      integer :: op
+
+      do op = f%applied(j) + 1, f%n_ops
+         call apply_op(f, op, j)
+      end do
+      f%applied(j) = f%n_ops
+   end subroutine factor_refresh
+
+   !> Transformation op on column col of r.
+   subroutine apply_op(f, op, col)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: op, col
+      real(dp) :: swap, upper, s
+      integer :: row, last, start
+
+      row = f%op_row(op)
+      if (f%op_kind(op) == OP_ROTATE) then
+         upper = f%r(row, col)
+         f%r(row, col) = f%op_cos(op) * upper + f%op_sin(op) * f%r(row + 1, col)
+         f%r(row + 1, col) = f%op_cos(op) * f%r(row + 1, col) - f%op_sin(op) * upper
+         return
+      end if
+      if (f%op_pivot(op) /= row) then
+         swap = f%r(row, col)
+         f%r(row, col) = f%r(f%op_pivot(op), col)
+         f%r(f%op_pivot(op), col) = swap
+      end if
+      last = f%op_last(op)
+      if (last == row) return
+      start = f%op_start(op)
+      associate (v => f%op_vector(start + 1:start + last - row + 1))
+         s = f%op_scale(op) * dot_product(v, f%r(row:last, col))
+         if (s /= 0.0_dp) f%r(row:last, col) = f%r(row:last, col) - s * v
+      end associate
+   end subroutine apply_op
+
+   !> True for a column that is transformed at once: up to date and not passive or ignored.
+   pure logical function eager(f, col)
+      type(factorisation), intent(in) :: f
+      integer, intent(in) :: col
+      eager = f%applied(col) == f%n_ops .and. f%status(col) /= STATUS_PASSIVE &
+              .and. f%status(col) /= STATUS_IGNORED
+   end function eager
+
+   !> Append a transformation to the record (kind, rows, reflection vector or rotation).
+   subroutine record_op(f, kind, row, pivot, last, scale, v, cs, sn)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: kind, row, pivot, last
+      real(dp), intent(in) :: scale, v(:), cs, sn
+      integer :: capacity
+
+      if (f%n_ops >= size(f%op_kind)) then
+         capacity = max(16, 2 * size(f%op_kind))
+         call grow_int(f%op_kind, capacity)
+         call grow_int(f%op_row, capacity)
+         call grow_int(f%op_pivot, capacity)
+         call grow_int(f%op_last, capacity)
+         call grow_int(f%op_start, capacity)
+         call grow_real(f%op_scale, capacity)
+         call grow_real(f%op_cos, capacity)
+         call grow_real(f%op_sin, capacity)
+      end if
+      if (f%vector_used + size(v) > size(f%op_vector)) &
+         call grow_real(f%op_vector, max(2 * size(f%op_vector), f%vector_used + size(v), 1024))
+      f%n_ops = f%n_ops + 1
+      f%op_kind(f%n_ops) = kind
+      f%op_row(f%n_ops) = row
+      f%op_pivot(f%n_ops) = pivot
+      f%op_last(f%n_ops) = last
+      f%op_start(f%n_ops) = f%vector_used
+      f%op_scale(f%n_ops) = scale
+      f%op_cos(f%n_ops) = cs
+      f%op_sin(f%n_ops) = sn
+      f%op_vector(f%vector_used + 1:f%vector_used + size(v)) = v
+      f%vector_used = f%vector_used + size(v)
+   end subroutine record_op
+
+   subroutine grow_int(a, capacity)
+      integer, allocatable, intent(inout) :: a(:)
+      integer, intent(in) :: capacity
+      integer, allocatable :: b(:)
+      allocate (b(capacity))
+      b(1:size(a)) = a
+      call move_alloc(b, a)
+   end subroutine grow_int
+
+   subroutine grow_real(a, capacity)
+      real(dp), allocatable, intent(inout) :: a(:)
+      integer, intent(in) :: capacity
+      real(dp), allocatable :: b(:)
+      allocate (b(capacity))
+      b(1:size(a)) = a
+      call move_alloc(b, a)
+   end subroutine grow_real
+
+   !> Add output j to the active set (k -> k+1): swap row k+1 with the row of the largest entry
+   !> of r(k+1:n, j), then a Householder reflection I - 2 v v^T / v^T v of rows k+1..last maps
+   !> r(k+1:last, j) onto alpha e_1 (none for a single non-zero).  Rejected when j depends on
+   !> the active outputs.  The reflection only mixes the rows where v is non-zero.
    subroutine factor_include(f, j, accepted)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: j
       logical, intent(out) :: accepted
-      real(dp), allocatable :: v(:), swap(:), coefficient(:), scale(:)
-      integer, allocatable :: rows(:)
-      real(dp) :: reduced_norm, alpha, vv, s
-      integer :: k, pivot, last, col, i
+      real(dp), allocatable :: v(:), coefficient(:), scale(:)
+      integer, allocatable :: rows(:), columns(:)
+      real(dp) :: reduced_norm, alpha, swap, s, factor
+      integer :: k, pivot, last, col, i, c
 
       accepted = .false.
       k = f%count
       if (k >= f%n) return
+      call factor_refresh(f, j)
       reduced_norm = norm2(f%r(k + 1:f%n, j))
       if (reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * f%norm(j)) return
 
-      ! Bring the largest entry to row k+1 so that a sparse column gives a short reflection.
+      columns = pack([(col, col = 1, f%m + 3)], [(eager(f, col) .and. col /= j, col = 1, f%m + 3)])
       pivot = k + maxloc(abs(f%r(k + 1:f%n, j)), 1)
       if (pivot /= k + 1) then
-         swap = f%r(k + 1, :)
-         f%r(k + 1, :) = f%r(pivot, :)
-         f%r(pivot, :) = swap
+         do c = 1, size(columns)
+            col = columns(c)
+            swap = f%r(k + 1, col)
+            f%r(k + 1, col) = f%r(pivot, col)
+            f%r(pivot, col) = swap
+         end do
+         swap = f%r(k + 1, j)
+         f%r(k + 1, j) = f%r(pivot, j)
+         f%r(pivot, j) = swap
       end if
       last = k + findloc(f%r(k + 1:f%n, j) /= 0.0_dp, .true., dim=1, back=.true.)
 
-      ! A single non-zero needs no reflection: the column already has the triangular shape.
       alpha = f%r(k + 1, j)
+      factor = 0.0_dp
       if (last > k + 1) then
          alpha = -sign(reduced_norm, f%r(k + 1, j))
          v = f%r(k + 1:last, j)
          v(1) = v(1) - alpha
-         vv = dot_product(v, v)
+         factor = 2.0_dp / dot_product(v, v)
          rows = pack([(i, i = k + 1, last)], v /= 0.0_dp)
          if (2 * size(rows) <= last - k) then
-            ! A sparse reflector (gradients of sparse constraints, bound rows): touch only its
-            ! rows, s = 2 v.r(rows, :) / vv for all columns at once.  Active columns are zero
-            ! there, so s vanishes for them.
+            ! A sparse reflector: s = factor v.r(rows, :) for the eager columns at once.
             coefficient = pack(v, v /= 0.0_dp)
-            allocate (scale(f%m + 3))
+            allocate (scale(size(columns)))
             scale = 0.0_dp
             do i = 1, size(rows)
-               scale = scale + coefficient(i) * f%r(rows(i), :)
+               scale = scale + coefficient(i) * f%r(rows(i), columns)
             end do
-            scale = 2.0_dp * scale / vv
-            do col = 1, f%m + 3
-               if (col == j .or. scale(col) == 0.0_dp) cycle
-               f%r(rows, col) = f%r(rows, col) - scale(col) * coefficient
+            scale = factor * scale
+            do c = 1, size(columns)
+               if (scale(c) /= 0.0_dp) f%r(rows, columns(c)) = f%r(rows, columns(c)) - scale(c) * coefficient
             end do
          else
-            do col = 1, f%m + 3
-               if (col == j .or. f%status(col) > 0) cycle
-               s = 2.0_dp * dot_product(v, f%r(k + 1:last, col)) / vv
+            do c = 1, size(columns)
+               col = columns(c)
+               if (f%status(col) > 0) cycle  ! zero below its own row
+               s = factor * dot_product(v, f%r(k + 1:last, col))
                if (s /= 0.0_dp) f%r(k + 1:last, col) = f%r(k + 1:last, col) - s * v
             end do
          end if
+      else
+         allocate (v(1))
+         v = 0.0_dp
       end if
+      call record_op(f, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
+      do c = 1, size(columns)
+         f%applied(columns(c)) = f%n_ops
+      end do
+      f%applied(j) = f%n_ops
       f%r(k + 1, j) = alpha
       f%r(k + 2:f%n, j) = 0.0_dp
       f%count = k + 1
@@ -162,8 +304,9 @@ contains
    subroutine factor_exclude(f, p)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: p
-      real(dp) :: a, b, rho, cs, sn, upper(f%m + 3)
-      integer :: i, k, col
+      real(dp) :: a, b, rho, cs, sn, upper, none(0)
+      integer, allocatable :: columns(:)
+      integer :: i, k, col, c
 
       k = f%count
       f%status(f%list(p)) = STATUS_CANDIDATE
@@ -173,6 +316,7 @@ contains
       end do
       f%list(k) = 0
       f%count = k - 1
+      columns = pack([(col, col = 1, f%m + 3)], [(eager(f, col), col = 1, f%m + 3)])
       do i = p, k - 1
          col = f%list(i)
          a = f%r(i, col)
@@ -181,19 +325,26 @@ contains
          if (rho == 0.0_dp .or. b == 0.0_dp) cycle
          cs = a / rho
          sn = b / rho
-         upper = f%r(i, :)
-         f%r(i, :) = cs * upper + sn * f%r(i + 1, :)
-         f%r(i + 1, :) = cs * f%r(i + 1, :) - sn * upper
+         do c = 1, size(columns)
+            upper = f%r(i, columns(c))
+            f%r(i, columns(c)) = cs * upper + sn * f%r(i + 1, columns(c))
+            f%r(i + 1, columns(c)) = cs * f%r(i + 1, columns(c)) - sn * upper
+         end do
          f%r(i, col) = rho
          f%r(i + 1, col) = 0.0_dp
+         call record_op(f, OP_ROTATE, i, i, i + 1, 0.0_dp, none, cs, sn)
+         do c = 1, size(columns)
+            f%applied(columns(c)) = f%n_ops
+         end do
       end do
    end subroutine factor_exclude
 
    !> mu = L^{-T} r(1:k, j): coefficients of column j on the active gradients.
-   pure function multipliers(f, j) result(mu)
-      type(factorisation), intent(in) :: f
+   function multipliers(f, j) result(mu)
+      type(factorisation), intent(inout) :: f
       integer, intent(in) :: j
       real(dp) :: mu(f%count)
+      call factor_refresh(f, j)
       mu = backward_solve(f, f%r(1:f%count, j))
    end function multipliers
 

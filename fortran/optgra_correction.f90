@@ -11,7 +11,7 @@
 module optgra_correction
    use optgra_kinds
    use optgra_state, only: engine_state, MODE_OPTIMISE
-   use optgra_problem, only: violated, total_violation
+   use optgra_problem, only: violated, total_violation, directional_derivative
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step
@@ -173,6 +173,7 @@ contains
                do j = 1, m
                   if (direction(j) == 0) cycle
                   h = h - direction(j) * g(:, j)
+                  call factor_refresh(f, j)
                   f%r(:, aux) = f%r(:, aux) - direction(j) * f%r(:, j)
                end do
 
@@ -231,9 +232,10 @@ contains
                d = (h - active_combination(f, g, mu)) / pnorm
                step = ball_step(st%x - st%memory%reference_point, d, radius)
                hit = 0
+               ! Rates along d from the unreduced gradients: g_j . d = p_j . p_aux / |p_aux|.
                do j = 1, m
                   if (f%status(j) /= STATUS_PASSIVE) cycle
-                  rate = null_dot(f, j, aux) / pnorm
+                  rate = directional_derivative(st%problem, g, j, d)
                   if (rate == 0.0_dp) cycle
                   t = -st%c(j) / rate
                   if (t > 0.0_dp .and. t < step) then
@@ -245,7 +247,7 @@ contains
                st%memory%moved = st%memory%moved + step
                do j = 1, m + 1
                   if (f%status(j) <= 0 .and. f%status(j) /= STATUS_IGNORED) &
-                     st%c(j) = st%c(j) + step * null_dot(f, j, aux) / pnorm
+                     st%c(j) = st%c(j) + step * directional_derivative(st%problem, g, j, d)
                end do
                if (hit == 0) then
                   outcome = WALK_RADIUS

@@ -194,7 +194,8 @@ contains
       real(dp) function path_curvature(jj)
          integer, intent(in) :: jj
          path_curvature = q(jj)
-         if (bent) path_curvature = path_curvature - dot_product(st%factor%r(1:st%factor%count, jj), w)
+         ! g_j A+ q_A = (L^-1 A g_j) . w = g_j . (A^T L^-T w) = g_j . second_order
+         if (bent) path_curvature = path_curvature - directional_derivative(st%problem, st%jacobian, jj, second_order)
       end function path_curvature
 
       !> theta and beta of d = theta g + beta d_minus for the configured method, with the
