@@ -10,9 +10,10 @@
 !>     dm(t) = a t + b t^2,  t = s |d|,  a = g_merit.d / |d|,  b = (q_merit - g_merit A^+ q_A) / (2 |d|^2).
 !> The step goes to the model's maximum, the trust radius, or the first passive constraint that
 !> the path reaches, whichever comes first; in the last case the step continues from there.
-!> After a box bound is reached the next direction is modelled without a new probe, from the
-!> Rayleigh quotients of the last probe, q_j' = q_j |d'|^2 / |d|^2 (each output's Hessian taken
-!> as a multiple of the identity): a bound changes the direction, not the functions.
+!> Once a step has spent MAX_WALK_PROBES probes, the direction after a box bound is modelled
+!> without a new probe, from the Rayleigh quotients of the last probe, q_j' = q_j |d'|^2 / |d|^2
+!> (each output's Hessian taken as a multiple of the identity): a bound changes the direction,
+!> not the functions, and a walk along hundreds of bounds costs no more evaluations than a few.
 module optgra_optimisation
    use optgra_kinds
    use optgra_state, only: engine_state
@@ -30,6 +31,8 @@ module optgra_optimisation
    !> Curvature probes per direction: the first at the probe distance, then at the model's step.
    integer, parameter :: MAX_PROBE_REFINEMENTS = 3
    integer, parameter :: OUTCOME_MAXIMUM = 1, OUTCOME_LIMIT = 2, OUTCOME_CONSTRAINT = 3
+   !> Probes one step may spend before a bound stops asking for a new one.
+   integer, parameter :: MAX_WALK_PROBES = 4
 
 contains
 
@@ -40,7 +43,7 @@ contains
       real(dp) :: second_order(st%problem%n), q(st%problem%m + 1), rayleigh(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
       real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, probe_step
-      integer :: m, n, merit, j, pass, hit, outcome, probe, refinement
+      integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made
       logical :: conjugate, done, reuse, bent
       character(len=200) :: line
 
@@ -59,6 +62,7 @@ contains
          call factor_reset(f, gj, kind, st%memory%previous_direction, st%memory%previous_gradient)
          reuse = .false.
          rayleigh = 0.0_dp
+         probes_made = 0
 
          steps: do pass = 1, 2 * (m + 1) + 10
             call classify_constraints(st)
@@ -145,7 +149,7 @@ contains
                          + 0.5_dp * u**2 * path_curvature(j)
             end do
             st%c(hit) = 0.0_dp
-            reuse = is_bound_row(st%problem, hit)
+            reuse = is_bound_row(st%problem, hit) .and. probes_made >= MAX_WALK_PROBES
          end do steps
 
          st%memory%previous_direction = d
@@ -172,6 +176,7 @@ contains
             sigma = probe_step / big_d
             call evaluate_values(st%problem, st%evaluator, st%memory%reference_point + sigma * d, probe_values)
             if (st%evaluator%status /= STATUS_OK) return
+            probes_made = probes_made + 1
             do jj = 1, m + 1
                q(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
                                  - sigma * dot_product(st%jacobian(:, jj), d)) / sigma**2

@@ -213,16 +213,17 @@ class _SeparableBoxQuadratic:
 
 
 def test_reaching_a_bound_costs_no_evaluation():
-    """After a box bound stops a segment of the walk, the next direction is modelled from the
-    last probe's Rayleigh quotients: each iteration costs its linearisation and at most a few
-    probes, not one probe per bound reached (this problem used to take 291 fitness calls)."""
+    """Once a step has spent its few probes, the direction after a box bound is modelled from the
+    last probe's Rayleigh quotients: each iteration costs its linearisation and at most four
+    probes (with their refinements), not one probe per bound reached (this problem, whose first
+    step reaches more than a hundred bounds, used to take 291 fitness calls)."""
     udp = _SeparableBoxQuadratic()
     result = pyoptgra.optgra().solve(pygmo.problem(udp), np.zeros(len(udp.c)))
     assert result.status == pyoptgra.Status.OPTIMAL
     optimum = np.clip(udp.c, -1.0, 1.0)
     assert result.objective == pytest.approx(udp.fitness(optimum)[0], abs=1e-6)
     assert np.allclose(result.x, optimum, atol=1e-3)  # the merit is converged to 1e-6, x to its root
-    assert result.evaluations["fitness"] <= 3 * result.iterations + 2
+    assert result.evaluations["fitness"] <= 6 * result.iterations
 
 
 # -- fixed variables come back exactly --------------------------------------------------------
