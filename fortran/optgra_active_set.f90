@@ -36,6 +36,7 @@ module optgra_active_set
       real(dp), allocatable :: norm(:)      ! (m+3) norms of the unreduced vectors
       integer, allocatable :: status(:)     ! (m+3) position (> 0), STATUS_CANDIDATE/PASSIVE/IGNORED
       integer, allocatable :: list(:)       ! (n) active outputs in order
+      logical, allocatable :: diagonal(:)   ! (n) column a_i of L has no entry above row i
       integer, allocatable :: single_row(:) ! (m+3) row of the one non-zero of an unreduced
                                             ! vector (a bound row's gradient), else 0
       integer :: count = 0
@@ -59,13 +60,15 @@ contains
 
       f%n = n
       f%m = m
-      allocate (f%r(n, m + 3), f%norm(m + 3), f%status(m + 3), f%list(n), f%single_row(m + 3), stat=ierr)
+      allocate (f%r(n, m + 3), f%norm(m + 3), f%status(m + 3), f%list(n), f%single_row(m + 3), &
+                f%diagonal(n), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
       f%r = 0.0_dp
       f%norm = 0.0_dp
       f%status = STATUS_CANDIDATE
       f%list = 0
+      f%diagonal = .false.
       f%single_row = 0
       f%count = 0
       allocate (f%applied(m + 3), f%op_kind(0), f%op_row(0), f%op_pivot(0), f%op_last(0), &
@@ -295,6 +298,7 @@ contains
       f%r(k + 2:f%n, j) = 0.0_dp
       f%count = k + 1
       f%list(k + 1) = j
+      f%diagonal(k + 1) = all(f%r(1:k, j) == 0.0_dp)
       f%status(j) = k + 1
       accepted = .true.
    end subroutine factor_include
@@ -337,6 +341,9 @@ contains
             f%applied(columns(c)) = f%n_ops
          end do
       end do
+      do i = p, k - 1
+         f%diagonal(i) = all(f%r(1:i - 1, f%list(i)) == 0.0_dp)
+      end do
    end subroutine factor_exclude
 
    !> mu = L^{-T} r(1:k, j): coefficients of column j on the active gradients.
@@ -348,7 +355,8 @@ contains
       mu = backward_solve(f, f%r(1:f%count, j))
    end function multipliers
 
-   !> Solve L^T y = b.  Column i of L^T is r(1:i, a_i), so the substitution runs by columns.
+   !> Solve L^T y = b.  Column i of L^T is r(1:i, a_i), so the substitution runs by columns
+   !> (skipped where it holds only its diagonal: a bound row included by a row swap).
    pure function backward_solve(f, b) result(y)
       type(factorisation), intent(in) :: f
       real(dp), intent(in) :: b(:)
@@ -359,7 +367,7 @@ contains
       do i = f%count, 1, -1
          col = f%list(i)
          y(i) = rest(i) / f%r(i, col)
-         if (y(i) /= 0.0_dp) rest(1:i - 1) = rest(1:i - 1) - y(i) * f%r(1:i - 1, col)
+         if (y(i) /= 0.0_dp .and. .not. f%diagonal(i)) rest(1:i - 1) = rest(1:i - 1) - y(i) * f%r(1:i - 1, col)
       end do
    end function backward_solve
 
@@ -372,7 +380,11 @@ contains
 
       do i = 1, f%count
          col = f%list(i)
-         w(i) = (b(i) - dot_product(f%r(1:i - 1, col), w(1:i - 1))) / f%r(i, col)
+         if (f%diagonal(i)) then
+            w(i) = b(i) / f%r(i, col)
+         else
+            w(i) = (b(i) - dot_product(f%r(1:i - 1, col), w(1:i - 1))) / f%r(i, col)
+         end if
       end do
    end function forward_solve
 
