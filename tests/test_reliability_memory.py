@@ -3,7 +3,7 @@
 At n = 300 variables and m = 600 linear inequality constraints one engine workspace is a few MB
 (the reference leaked an (m+1) x n Jacobian copy per callback exception), so 1000 runs that each
 leaked one would grow by gigabytes.  Each measurement runs in a fresh interpreter: warm-up runs
-first (caches, allocator pools), then the resident set size before and after 1000 more runs.
+first (caches, allocator pools), then the resident set size every 100 of 1000 more runs.
 """
 
 import pathlib
@@ -11,9 +11,12 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 LIMIT_MB = 5.0
+#: a one-time heap expansion by the allocator, not a leak, is allowed on top
+STEP_ALLOWANCE_MB = LIMIT_MB + 10.0
 
 SCRIPT = textwrap.dedent(
     """
@@ -87,11 +90,12 @@ SCRIPT = textwrap.dedent(
     runs = int(sys.argv[2])
     for i in range(100):
         run(i, failing)
-    before = rss_mb()
+    trace = [rss_mb()]
     for i in range(runs):
         run(i, failing)
-    after = rss_mb()
-    print(f"{before:.2f} {after:.2f}")
+        if (i + 1) % 100 == 0:
+            trace.append(rss_mb())
+    print(" ".join(f"{value:.3f}" for value in trace))
     """
 )
 
@@ -103,6 +107,12 @@ def test_rss_is_flat_over_1000_runs(kind, tmp_path):
     script.write_text(SCRIPT)
     done = subprocess.run([sys.executable, str(script), kind, "1000"], capture_output=True, text=True, timeout=110)
     assert done.returncode == 0, done.stderr
-    before, after = map(float, done.stdout.split())
-    print(f"\n{kind}: RSS {before:.1f} MB -> {after:.1f} MB after 1000 runs ({after - before:+.2f} MB)")
-    assert after - before < LIMIT_MB
+    trace = np.array(done.stdout.split(), dtype=float)
+    # A leak grows with the runs: every block of 100 adds to it.  The allocator may also grow its
+    # heap once (a step of a few MB at a random moment, seen on this machine about one run in
+    # four); the median block sees no step, so 10 x the median increment is the leak per 1000.
+    per_1000 = 10.0 * float(np.median(np.diff(trace)))
+    print(f"\n{kind}: RSS {trace[0]:.1f} MB -> {trace[-1]:.1f} MB after 1000 runs "
+          f"({trace[-1] - trace[0]:+.2f} MB; growth rate {per_1000:+.2f} MB per 1000 runs)")
+    assert per_1000 < LIMIT_MB
+    assert trace[-1] - trace[0] < STEP_ALLOWANCE_MB
