@@ -292,9 +292,9 @@ contains
       real(dp), intent(out) :: dg
       real(dp), allocatable, intent(out) :: nu(:)
       logical, intent(out) :: done
-      integer :: refinement, pick, i, j, merit
-      real(dp) :: effective, rate, best
-      logical :: accepted
+      integer :: refinement, pick, i, j, merit, bound_candidates, general_active
+      real(dp) :: effective, rate, best, projected(st%problem%n)
+      logical :: accepted, physical
 
       done = .false.
       dg = 0.0_dp
@@ -320,11 +320,24 @@ contains
                done = .true.
                return
             end if
+            ! Rate of candidate j: p_j . p / |p|, p the projected merit gradient.  For a bound row
+            ! it is g_j . p with p = grad c_merit + sum nu_i g_{a_i} in physical space, O(1) once
+            ! p is built, which pays when many bounds are candidates.
+            bound_candidates = count(f%status(1:st%problem%m) == STATUS_CANDIDATE .and. &
+                                     is_bound_row(st%problem, [(j, j = 1, st%problem%m)]))
+            general_active = count(.not. is_bound_row(st%problem, f%list(1:f%count)))
+            physical = bound_candidates > 0 .and. (general_active == 0 .or. &
+                       bound_candidates * (st%problem%n - f%count) > st%problem%n * (general_active + 1))
+            if (physical) projected = st%jacobian(:, merit) + active_combination(f, st%jacobian, nu)
             pick = 0
             best = 0.0_dp
             do j = 1, st%problem%m
                if (f%status(j) /= STATUS_CANDIDATE) cycle
-               rate = null_dot(f, j, merit) / dg
+               if (physical .and. is_bound_row(st%problem, j)) then
+                  rate = directional_derivative(st%problem, st%jacobian, j, projected) / dg
+               else
+                  rate = null_dot(f, j, merit) / dg
+               end if
                if (abs(rate) * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
                effective = rate / f%norm(j)
                if (st%problem%kind(j) == TYPE_EQUALITY) effective = -abs(effective)
