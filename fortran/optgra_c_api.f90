@@ -329,15 +329,16 @@ contains
       real(c_double), intent(in) :: point(*), values(*), gradients(*)
       integer(c_int), intent(in) :: status(*)
       type(engine_state), pointer :: st
+      real(dp), allocatable :: matrix(:, :)
 
       call c_f_pointer(handle, st)
       ogssst = STATUS_INVALID_ARGUMENT
       associate (n => st%problem%n, m => st%problem%m)
-         if (.not. valid_linearisation(point(1:n), values(1:m + 1), &
-                                       reshape(gradients(1:n * (m + 1)), [n, m + 1]), status(1:m), n)) return
+         matrix = reshape(gradients(1:n * (m + 1)), [n, m + 1])
+         if (.not. valid_linearisation(point(1:n), values(1:m + 1), matrix, status(1:m), n)) return
          st%saved%point = point(1:n)
          st%saved%values = values(1:m + 1)
-         st%saved%gradients = reshape(gradients(1:n * (m + 1)), [n, m + 1])
+         call move_alloc(matrix, st%saved%gradients)
          st%saved%status = status(1:m)
          st%saved%present = .true.
       end associate

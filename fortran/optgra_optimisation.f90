@@ -69,8 +69,7 @@ contains
             call refine_active_set(st, dg, nu, done)
             if (.not. done) exit steps
 
-            ! g = grad c_merit + sum nu_i grad c_{a_i}, the projected merit gradient.
-            g = gj(:, merit) + active_combination(f, gj, nu)
+            g = projected_merit_gradient(st, nu)
             if (dg * full_radius <= 1.0_dp) then
                finished = .true.
                exit steps
@@ -182,7 +181,7 @@ contains
                                  - sigma * dot_product(st%jacobian(:, jj), d)) / sigma**2
             end do
             where (st%problem%kind == TYPE_IGNORED) q = 0.0_dp
-            where (is_bound_row(st%problem, [(jj, jj = 1, m + 1)])) q = 0.0_dp
+            q(st%problem%m_user + 1:m) = 0.0_dp  ! the bound rows are linear
             rayleigh = q / big_d**2
          end if
          associate (f => st%factor)
@@ -258,6 +257,15 @@ contains
 
    end subroutine optimisation_phase
 
+   !> p = grad c_merit + sum nu_i grad c_{a_i} (nu = -multipliers of the merit): the merit
+   !> gradient projected onto the null space of the active gradients, in physical space.
+   function projected_merit_gradient(st, nu) result(p)
+      type(engine_state), intent(in) :: st
+      real(dp), intent(in) :: nu(:)
+      real(dp) :: p(st%problem%n)
+      p = st%jacobian(:, st%problem%m + 1) + active_combination(st%factor, st%jacobian, nu)
+   end function projected_merit_gradient
+
    !> Release the active inequalities that are now clearly inside (more than one tolerance); the
    !> other constraints are candidates when on or beyond their boundary band, else passive.
    subroutine classify_constraints(st)
@@ -323,12 +331,11 @@ contains
             ! Rate of candidate j: p_j . p / |p|, p the projected merit gradient.  For a bound row
             ! it is g_j . p with p = grad c_merit + sum nu_i g_{a_i} in physical space, O(1) once
             ! p is built, which pays when many bounds are candidates.
-            bound_candidates = count(f%status(1:st%problem%m) == STATUS_CANDIDATE .and. &
-                                     is_bound_row(st%problem, [(j, j = 1, st%problem%m)]))
-            general_active = count(.not. is_bound_row(st%problem, f%list(1:f%count)))
+            bound_candidates = count(f%status(st%problem%m_user + 1:st%problem%m) == STATUS_CANDIDATE)
+            general_active = count(f%list(1:f%count) <= st%problem%m_user)
             physical = bound_candidates > 0 .and. (general_active == 0 .or. &
                        bound_candidates * (st%problem%n - f%count) > st%problem%n * (general_active + 1))
-            if (physical) projected = st%jacobian(:, merit) + active_combination(f, st%jacobian, nu)
+            if (physical) projected = projected_merit_gradient(st, nu)
             pick = 0
             best = 0.0_dp
             do j = 1, st%problem%m

@@ -186,7 +186,8 @@ class EngineProblem:
         """The problem-space point where the user is evaluated for engine point ``xe``."""
         if self.khan is not None:  # tanh's image is 0.1% wider than the box: clip it
             return np.clip(self.khan.eval(xe), self.lower, self.upper)
-        x = np.array(xe, dtype=float)
+        # the callback already owns xe (a fresh float64 array from the C++ layer): no copy
+        x = np.asarray(xe, dtype=float)
         return np.clip(x, self.lower, self.upper) if self.force_bounds else x
 
     def engine_point(self, x: np.ndarray) -> np.ndarray:
