@@ -15,6 +15,12 @@
 !> to the columns that are active, candidates, or the auxiliary ones, and replayed on a passive
 !> column only when it is read (factor_refresh).  Passive columns are most of them (the bound rows
 !> far from their bounds), and the callers test them with physical directional derivatives.
+!> A bound row's column (one non-zero, constant during a run) is not even copied into r until it
+!> is first read.
+!>
+!> factor_include_all includes a list of outputs in order (the equalities).  Its result is kept,
+!> and the next call with the same outputs and bitwise the same gradients restores it instead of
+!> recomputing it: linear constraints are factorised once per run.
 module optgra_active_set
    use optgra_kinds
    implicit none
@@ -22,16 +28,42 @@ module optgra_active_set
 
    public :: factorisation, factor_allocate, factor_reset, factor_include, factor_exclude
    public :: null_norm, null_dot, multipliers, forward_solve, backward_solve, active_combination
-   public :: factor_refresh
+   public :: factor_refresh, factor_include_all
 
    !> Relative size below which a gradient is taken as dependent on the active ones.
    real(dp), parameter :: DEPENDENCE_TOLERANCE = 1.0e-10_dp
 
    integer, parameter :: OP_REFLECT = 1, OP_ROTATE = 2
 
+   !> The transformations since the reset.  Transformation i (1..count): OP_REFLECT swaps rows
+   !> row and pivot, then reflects rows row..last by I - scale v v^T,
+   !> v = vector(start+1 : start+last-row+1); OP_ROTATE rotates rows row, row+1 by (cos, sin).
+   type :: op_record
+      integer :: count = 0
+      integer, allocatable :: kind(:), row(:), pivot(:), last(:), start(:)
+      real(dp), allocatable :: scale(:), cos(:), sin(:), vector(:)
+      integer :: vector_used = 0
+   end type op_record
+
+   !> The result of the last factor_include_all: the outputs it was given, their unreduced
+   !> gradients, and what the factorisation held afterwards (their reduced columns, statuses,
+   !> the active list and the transformations).
+   type :: include_cache
+      logical :: valid = .false.
+      integer, allocatable :: outputs(:)
+      real(dp), allocatable :: gradients(:, :)
+      real(dp), allocatable :: reduced(:, :)
+      integer, allocatable :: status(:)
+      integer :: count = 0
+      integer, allocatable :: list(:)
+      logical, allocatable :: diagonal(:)
+      type(op_record) :: ops
+   end type include_cache
+
    type :: factorisation
       integer :: n = 0
       integer :: m = 0
+      integer :: first_bound = 1            ! columns first_bound..m are bound rows
       real(dp), allocatable :: r(:, :)      ! (n, m+3) reduced vectors
       real(dp), allocatable :: norm(:)      ! (m+3) norms of the unreduced vectors
       integer, allocatable :: status(:)     ! (m+3) position (> 0), STATUS_CANDIDATE/PASSIVE/IGNORED
@@ -39,61 +71,86 @@ module optgra_active_set
       logical, allocatable :: diagonal(:)   ! (n) column a_i of L has no entry above row i
       integer, allocatable :: single_row(:) ! (m+3) row of the one non-zero of an unreduced
                                             ! vector (a bound row's gradient), else 0
+      real(dp), allocatable :: single_value(:) ! (m+3) that non-zero
+      integer, allocatable :: bound_row(:)  ! (m-first_bound+1) variable of each bound row
+      logical, allocatable :: stored(:)     ! (m+3) r(:, j) holds column j (a bound row's is
+                                            ! written when first read)
       integer :: count = 0
-      !> Transformation i (1..n_ops): OP_REFLECT swaps rows op_row and op_pivot, then reflects
-      !> rows op_row..op_last by I - op_scale v v^T, v = op_vector(op_start+1 : op_start+length);
-      !> OP_ROTATE rotates rows op_row, op_row+1 by (op_cos, op_sin).
-      integer :: n_ops = 0
-      integer, allocatable :: op_kind(:), op_row(:), op_pivot(:), op_last(:), op_start(:)
-      real(dp), allocatable :: op_scale(:), op_cos(:), op_sin(:), op_vector(:)
-      integer :: vector_used = 0
+      type(op_record) :: ops
       integer, allocatable :: applied(:)    ! (m+3) transformations applied to each column
+      type(include_cache) :: cache
    end type factorisation
 
 contains
 
-   subroutine factor_allocate(f, n, m, info)
+   !> Size the factorisation of n variables and m constraints, the last size(bound_variable) of
+   !> them bound rows on those variables.
+   subroutine factor_allocate(f, n, m, bound_variable, info)
       type(factorisation), intent(inout) :: f
-      integer, intent(in) :: n, m
+      integer, intent(in) :: n, m, bound_variable(:)
       integer, intent(out) :: info
       integer :: ierr
 
+      f = factorisation()
       f%n = n
       f%m = m
+      f%first_bound = m - size(bound_variable) + 1
       allocate (f%r(n, m + 3), f%norm(m + 3), f%status(m + 3), f%list(n), f%single_row(m + 3), &
-                f%diagonal(n), stat=ierr)
+                f%single_value(m + 3), f%stored(m + 3), f%diagonal(n), f%applied(m + 3), &
+                f%bound_row(size(bound_variable)), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
+      f%bound_row = bound_variable
       f%r = 0.0_dp
       f%norm = 0.0_dp
       f%status = STATUS_CANDIDATE
       f%list = 0
       f%diagonal = .false.
       f%single_row = 0
+      f%single_value = 0.0_dp
+      f%stored = .true.
       f%count = 0
-      allocate (f%applied(m + 3), f%op_kind(0), f%op_row(0), f%op_pivot(0), f%op_last(0), &
-                f%op_start(0), f%op_scale(0), f%op_cos(0), f%op_sin(0), f%op_vector(0), stat=ierr)
-      info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       f%applied = 0
-      f%n_ops = 0
-      f%vector_used = 0
+      call ops_allocate(f%ops)
    end subroutine factor_allocate
 
-   !> Start from an empty active set: r = [G, aux1, aux2] with Q = I.
+   subroutine ops_allocate(ops)
+      type(op_record), intent(inout) :: ops
+      allocate (ops%kind(0), ops%row(0), ops%pivot(0), ops%last(0), ops%start(0), ops%scale(0), &
+                ops%cos(0), ops%sin(0), ops%vector(0))
+      ops%count = 0
+      ops%vector_used = 0
+   end subroutine ops_allocate
+
+   !> Start from an empty active set: r = [G, aux1, aux2] with Q = I.  A bound row's column is
+   !> only noted (its row and value); factor_refresh writes it when it is first read.
    subroutine factor_reset(f, gradients, kind, aux1, aux2)
       type(factorisation), intent(inout) :: f
       real(dp), intent(in) :: gradients(:, :)   ! (n, m+1)
       integer, intent(in) :: kind(:)            ! (m+1)
       real(dp), intent(in) :: aux1(:), aux2(:)
-      integer :: j
+      integer :: j, row
 
-      f%r(:, 1:f%m + 1) = gradients
+      f%r(:, 1:f%first_bound - 1) = gradients(:, 1:f%first_bound - 1)
+      f%r(:, f%m + 1) = gradients(:, f%m + 1)
       f%r(:, f%m + 2) = aux1
       f%r(:, f%m + 3) = aux2
       do j = 1, f%m + 3
-         f%norm(j) = norm2(f%r(:, j))
-         f%single_row(j) = 0
-         if (count(f%r(:, j) /= 0.0_dp) == 1) f%single_row(j) = findloc(f%r(:, j) /= 0.0_dp, .true., 1)
+         if (j >= f%first_bound .and. j <= f%m) then
+            row = f%bound_row(j - f%first_bound + 1)
+            f%single_row(j) = row
+            f%single_value(j) = gradients(row, j)
+            f%norm(j) = abs(f%single_value(j))
+            f%stored(j) = .false.
+         else
+            f%norm(j) = norm2(f%r(:, j))
+            f%single_row(j) = 0
+            if (count(f%r(:, j) /= 0.0_dp) == 1) then
+               f%single_row(j) = findloc(f%r(:, j) /= 0.0_dp, .true., 1)
+               f%single_value(j) = f%r(f%single_row(j), j)
+            end if
+            f%stored(j) = .true.
+         end if
       end do
       f%status = STATUS_CANDIDATE
       do j = 1, f%m
@@ -101,8 +158,8 @@ contains
       end do
       f%list = 0
       f%count = 0
-      f%n_ops = 0
-      f%vector_used = 0
+      f%ops%count = 0
+      f%ops%vector_used = 0
       f%applied = 0
    end subroutine factor_reset
 
@@ -129,37 +186,43 @@ contains
       integer, intent(in) :: j
       integer :: op
 
-      do op = f%applied(j) + 1, f%n_ops
-         call apply_op(f, op, j)
+      if (.not. f%stored(j)) then
+         f%r(:, j) = 0.0_dp
+         f%r(f%single_row(j), j) = f%single_value(j)
+         f%stored(j) = .true.
+      end if
+      do op = f%applied(j) + 1, f%ops%count
+         call apply_op(f%ops, op, f%r(:, j))
       end do
-      f%applied(j) = f%n_ops
+      f%applied(j) = f%ops%count
    end subroutine factor_refresh
 
-   !> Transformation op on column col of r.
-   subroutine apply_op(f, op, col)
-      type(factorisation), intent(inout) :: f
-      integer, intent(in) :: op, col
+   !> Transformation op on the vector x.
+   pure subroutine apply_op(ops, op, x)
+      type(op_record), intent(in) :: ops
+      integer, intent(in) :: op
+      real(dp), intent(inout) :: x(:)
       real(dp) :: swap, upper, s
       integer :: row, last, start
 
-      row = f%op_row(op)
-      if (f%op_kind(op) == OP_ROTATE) then
-         upper = f%r(row, col)
-         f%r(row, col) = f%op_cos(op) * upper + f%op_sin(op) * f%r(row + 1, col)
-         f%r(row + 1, col) = f%op_cos(op) * f%r(row + 1, col) - f%op_sin(op) * upper
+      row = ops%row(op)
+      if (ops%kind(op) == OP_ROTATE) then
+         upper = x(row)
+         x(row) = ops%cos(op) * upper + ops%sin(op) * x(row + 1)
+         x(row + 1) = ops%cos(op) * x(row + 1) - ops%sin(op) * upper
          return
       end if
-      if (f%op_pivot(op) /= row) then
-         swap = f%r(row, col)
-         f%r(row, col) = f%r(f%op_pivot(op), col)
-         f%r(f%op_pivot(op), col) = swap
+      if (ops%pivot(op) /= row) then
+         swap = x(row)
+         x(row) = x(ops%pivot(op))
+         x(ops%pivot(op)) = swap
       end if
-      last = f%op_last(op)
+      last = ops%last(op)
       if (last == row) return
-      start = f%op_start(op)
-      associate (v => f%op_vector(start + 1:start + last - row + 1))
-         s = f%op_scale(op) * dot_product(v, f%r(row:last, col))
-         if (s /= 0.0_dp) f%r(row:last, col) = f%r(row:last, col) - s * v
+      start = ops%start(op)
+      associate (v => ops%vector(start + 1:start + last - row + 1))
+         s = ops%scale(op) * dot_product(v, x(row:last))
+         if (s /= 0.0_dp) x(row:last) = x(row:last) - s * v
       end associate
    end subroutine apply_op
 
@@ -167,41 +230,41 @@ contains
    pure logical function eager(f, col)
       type(factorisation), intent(in) :: f
       integer, intent(in) :: col
-      eager = f%applied(col) == f%n_ops .and. f%status(col) /= STATUS_PASSIVE &
+      eager = f%applied(col) == f%ops%count .and. f%stored(col) .and. f%status(col) /= STATUS_PASSIVE &
               .and. f%status(col) /= STATUS_IGNORED
    end function eager
 
    !> Append a transformation to the record (kind, rows, reflection vector or rotation).
-   subroutine record_op(f, kind, row, pivot, last, scale, v, cs, sn)
-      type(factorisation), intent(inout) :: f
+   subroutine record_op(ops, kind, row, pivot, last, scale, v, cs, sn)
+      type(op_record), intent(inout) :: ops
       integer, intent(in) :: kind, row, pivot, last
       real(dp), intent(in) :: scale, v(:), cs, sn
       integer :: capacity
 
-      if (f%n_ops >= size(f%op_kind)) then
-         capacity = max(16, 2 * size(f%op_kind))
-         call grow_int(f%op_kind, capacity)
-         call grow_int(f%op_row, capacity)
-         call grow_int(f%op_pivot, capacity)
-         call grow_int(f%op_last, capacity)
-         call grow_int(f%op_start, capacity)
-         call grow_real(f%op_scale, capacity)
-         call grow_real(f%op_cos, capacity)
-         call grow_real(f%op_sin, capacity)
+      if (ops%count >= size(ops%kind)) then
+         capacity = max(16, 2 * size(ops%kind))
+         call grow_int(ops%kind, capacity)
+         call grow_int(ops%row, capacity)
+         call grow_int(ops%pivot, capacity)
+         call grow_int(ops%last, capacity)
+         call grow_int(ops%start, capacity)
+         call grow_real(ops%scale, capacity)
+         call grow_real(ops%cos, capacity)
+         call grow_real(ops%sin, capacity)
       end if
-      if (f%vector_used + size(v) > size(f%op_vector)) &
-         call grow_real(f%op_vector, max(2 * size(f%op_vector), f%vector_used + size(v), 1024))
-      f%n_ops = f%n_ops + 1
-      f%op_kind(f%n_ops) = kind
-      f%op_row(f%n_ops) = row
-      f%op_pivot(f%n_ops) = pivot
-      f%op_last(f%n_ops) = last
-      f%op_start(f%n_ops) = f%vector_used
-      f%op_scale(f%n_ops) = scale
-      f%op_cos(f%n_ops) = cs
-      f%op_sin(f%n_ops) = sn
-      f%op_vector(f%vector_used + 1:f%vector_used + size(v)) = v
-      f%vector_used = f%vector_used + size(v)
+      if (ops%vector_used + size(v) > size(ops%vector)) &
+         call grow_real(ops%vector, max(2 * size(ops%vector), ops%vector_used + size(v), 1024))
+      ops%count = ops%count + 1
+      ops%kind(ops%count) = kind
+      ops%row(ops%count) = row
+      ops%pivot(ops%count) = pivot
+      ops%last(ops%count) = last
+      ops%start(ops%count) = ops%vector_used
+      ops%scale(ops%count) = scale
+      ops%cos(ops%count) = cs
+      ops%sin(ops%count) = sn
+      ops%vector(ops%vector_used + 1:ops%vector_used + size(v)) = v
+      ops%vector_used = ops%vector_used + size(v)
    end subroutine record_op
 
    subroutine grow_int(a, capacity)
@@ -289,11 +352,11 @@ contains
          allocate (v(1))
          v = 0.0_dp
       end if
-      call record_op(f, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
+      call record_op(f%ops, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
       do c = 1, size(columns)
-         f%applied(columns(c)) = f%n_ops
+         f%applied(columns(c)) = f%ops%count
       end do
-      f%applied(j) = f%n_ops
+      f%applied(j) = f%ops%count
       f%r(k + 1, j) = alpha
       f%r(k + 2:f%n, j) = 0.0_dp
       f%count = k + 1
@@ -302,6 +365,71 @@ contains
       f%status(j) = k + 1
       accepted = .true.
    end subroutine factor_include
+
+   !> Include outputs(1), outputs(2), ... in this order (one that depends on those before it
+   !> becomes passive).  Their columns are reduced only when each is included (left-looking), not
+   !> at every inclusion before.  gradients are the unreduced ones of factor_reset.  Right after
+   !> factor_reset, the result is kept; when the last such call had the same outputs with bitwise
+   !> the same gradients, its result is restored: the same numbers without the work.
+   subroutine factor_include_all(f, outputs, gradients)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: outputs(:)
+      real(dp), intent(in) :: gradients(:, :)
+      logical :: accepted, fresh
+      integer :: i, j
+
+      fresh = f%count == 0 .and. f%ops%count == 0
+      if (fresh .and. cache_matches(f%cache, outputs, gradients)) then
+         associate (cache => f%cache)
+            f%r(:, outputs) = cache%reduced
+            f%status(outputs) = cache%status
+            f%count = cache%count
+            f%list(1:f%count) = cache%list
+            f%diagonal(1:f%count) = cache%diagonal
+            f%ops = cache%ops
+            f%stored(outputs) = .true.
+            f%applied(outputs) = f%ops%count
+         end associate
+         return
+      end if
+      f%status(outputs) = STATUS_PASSIVE  ! not transformed until included
+      do i = 1, size(outputs)
+         j = outputs(i)
+         call factor_include(f, j, accepted)
+      end do
+      if (.not. fresh) return
+      call factor_refresh_all(f, outputs)
+      f%cache = include_cache(valid=.true., outputs=outputs, gradients=gradients(:, outputs), &
+                              reduced=f%r(:, outputs), status=f%status(outputs), count=f%count, &
+                              list=f%list(1:f%count), diagonal=f%diagonal(1:f%count), ops=f%ops)
+   end subroutine factor_include_all
+
+   !> Bring the given columns up to date.
+   subroutine factor_refresh_all(f, columns)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: columns(:)
+      integer :: i
+      do i = 1, size(columns)
+         call factor_refresh(f, columns(i))
+      end do
+   end subroutine factor_refresh_all
+
+   !> True when cache holds the result for these outputs and gradients.
+   pure logical function cache_matches(cache, outputs, gradients)
+      type(include_cache), intent(in) :: cache
+      integer, intent(in) :: outputs(:)
+      real(dp), intent(in) :: gradients(:, :)
+      integer :: i
+
+      cache_matches = .false.
+      if (.not. cache%valid) return
+      if (size(cache%outputs) /= size(outputs)) return
+      if (any(cache%outputs /= outputs)) return
+      do i = 1, size(outputs)
+         if (any(cache%gradients(:, i) /= gradients(:, outputs(i)))) return
+      end do
+      cache_matches = .true.
+   end function cache_matches
 
    !> Remove the active output at list position p, then restore the triangular shape: column
    !> a_i (i = p..k-1) gained an entry in row i+1, removed by a rotation of rows (i, i+1).
@@ -336,9 +464,9 @@ contains
          end do
          f%r(i, col) = rho
          f%r(i + 1, col) = 0.0_dp
-         call record_op(f, OP_ROTATE, i, i, i + 1, 0.0_dp, none, cs, sn)
+         call record_op(f%ops, OP_ROTATE, i, i, i + 1, 0.0_dp, none, cs, sn)
          do c = 1, size(columns)
-            f%applied(columns(c)) = f%n_ops
+            f%applied(columns(c)) = f%ops%count
          end do
       end do
       do i = p, k - 1

@@ -24,6 +24,7 @@ module optgra_evaluation
 
    public :: evaluator, fitness_callback, gradient_callback, batch_fitness_callback
    public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
+   public :: set_bound_columns
 
    abstract interface
       !> Fill values(1:n_out) with the raw outputs at x (constraints, then merit).  Return 0 to
@@ -292,7 +293,8 @@ contains
    end subroutine evaluate_values
 
    !> Values c and Jacobians at x.  Parameters (fixed variables) get derivatives only when
-   !> with_parameters is set; the working Jacobian always has their rows zeroed.
+   !> with_parameters is set; the working Jacobian always has their rows zeroed.  Only the user's
+   !> columns (and the merit's) are written: the bound rows' are constant (set_bound_columns).
    subroutine evaluate_derivatives(p, ev, lg, x, c, jacobian, full_jacobian, with_parameters)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
@@ -301,54 +303,65 @@ contains
       real(dp), intent(out) :: c(:)
       real(dp), intent(inout) :: jacobian(:, :), full_jacobian(:, :)
       logical, intent(in) :: with_parameters
-      real(dp), allocatable :: raw_jacobian(:, :), check_jacobian(:, :)
+      real(dp), allocatable :: check_jacobian(:, :)
       real(dp) :: point(p%n)
-      integer :: i, j
+      integer :: j, k
 
       call evaluate_values(p, ev, x, c)
       if (ev%status /= STATUS_OK .or. p%derivative_mode == DERIVATIVES_NONE) return
       point = raw_point(p, x)
-      allocate (raw_jacobian(p%n, p%m + 1))
+      ! ev%user_jacobian: dC/dX in the user's order, the merit last.
       select case (p%derivative_mode)
       case (DERIVATIVES_USER)
-         call user_jacobian_at(p, ev, point, raw_jacobian)
+         call user_jacobian_at(p, ev, point)
       case (DERIVATIVES_CENTRAL, DERIVATIVES_FORWARD)
-         call difference_jacobian(p, ev, point, ev%cached_outputs, raw_jacobian, with_parameters, &
+         call difference_jacobian(p, ev, point, ev%cached_outputs, ev%user_jacobian, with_parameters, &
                                   p%derivative_mode == DERIVATIVES_CENTRAL)
       case (DERIVATIVES_CHECK)
-         call user_jacobian_at(p, ev, point, raw_jacobian)
-         allocate (check_jacobian(p%n, p%m + 1))
+         call user_jacobian_at(p, ev, point)
+         allocate (check_jacobian(p%n, p%m_user + 1))
          call difference_jacobian(p, ev, point, ev%cached_outputs, check_jacobian, with_parameters, .true.)
-         if (ev%status == STATUS_OK) call report_mismatches(p, lg, raw_jacobian, check_jacobian)
+         if (ev%status == STATUS_OK) call report_mismatches(p, lg, ev%user_jacobian, check_jacobian)
       end select
       if (ev%status /= STATUS_OK) return
-      do j = 1, p%m + 1
+      do k = 1, p%m_user + 1
+         j = engine_index(p, k)
          if (p%kind(j) == TYPE_IGNORED .and. j <= p%m) then
             full_jacobian(:, j) = 0.0_dp
          else
-            full_jacobian(:, j) = raw_jacobian(:, j) * p%variable_scale / p%output_scale(j)
+            full_jacobian(:, j) = ev%user_jacobian(:, k) * p%variable_scale / p%output_scale(j)
          end if
+         jacobian(:, j) = merge(0.0_dp, full_jacobian(:, j), p%fixed)
+         if (.not. with_parameters) full_jacobian(:, j) = jacobian(:, j)
       end do
-      jacobian = full_jacobian
-      do i = 1, p%n
-         if (p%fixed(i)) jacobian(i, :) = 0.0_dp
-      end do
-      if (.not. with_parameters) then
-         do i = 1, p%n
-            if (p%fixed(i)) full_jacobian(i, :) = 0.0_dp
-         end do
-      end if
    end subroutine evaluate_derivatives
 
-   subroutine user_jacobian_at(p, ev, point, raw_jacobian)
+   !> The bound rows' columns of the Jacobians, constant during a run: bound row b is
+   !> sign_b * (X_i - bound_b), its gradient sign_b s_i / sigma_j e_i (zero in the working
+   !> Jacobian when variable i is fixed).
+   pure subroutine set_bound_columns(p, jacobian, full_jacobian)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(inout) :: jacobian(:, :), full_jacobian(:, :)
+      integer :: b, i, j
+
+      do b = 1, p%n_bounds
+         j = p%m_user + b
+         i = p%bound_variable(b)
+         full_jacobian(:, j) = 0.0_dp
+         full_jacobian(i, j) = p%bound_sign(b) * p%variable_scale(i) / p%output_scale(j)
+         jacobian(:, j) = 0.0_dp
+         if (.not. p%fixed(i)) jacobian(i, j) = full_jacobian(i, j)
+      end do
+   end subroutine set_bound_columns
+
+   !> ev%user_jacobian = the user's gradient at point (checked finite).
+   subroutine user_jacobian_at(p, ev, point)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
       real(dp), intent(in) :: point(:)
-      real(dp), intent(out) :: raw_jacobian(:, :)
       procedure(gradient_callback), pointer :: gradient
       integer :: k
 
-      raw_jacobian = 0.0_dp
       if (ev%status /= STATUS_OK) return
       if (past_deadline(ev)) return
       if (.not. c_associated(ev%gradient)) then
@@ -368,17 +381,14 @@ contains
             return
          end if
       end do
-      raw_jacobian(:, 1:p%m_user) = ev%user_jacobian(:, 1:p%m_user)
-      raw_jacobian(:, p%m + 1) = ev%user_jacobian(:, p%m_user + 1)
-      call set_bound_rows(p, raw_jacobian)
    end subroutine user_jacobian_at
 
    !> Finite differences with the per-variable raw step h_i:
    !>   central: dC/dX_i = (C(X + h_i e_i) - C(X - h_i e_i)) / (2 h_i),
    !>   forward: dC/dX_i = (C(X + h_i e_i) - C(X)) / h_i.
    !> The stencil is every perturbed point in variable order (for central differences X + h_i e_i
-   !> then X - h_i e_i), evaluated by raw_outputs_of_all.  The bound rows are exact.  Fixed
-   !> variables are not perturbed unless with_parameters is set.
+   !> then X - h_i e_i), evaluated by raw_outputs_of_all.  raw_jacobian (n, m_user+1) is in the
+   !> user's order, the merit last.  Fixed variables are not perturbed unless with_parameters is set.
    subroutine difference_jacobian(p, ev, point, base, raw_jacobian, with_parameters, central)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
@@ -386,13 +396,14 @@ contains
       real(dp), intent(out) :: raw_jacobian(:, :)
       logical, intent(in) :: with_parameters, central
       real(dp), allocatable :: stencil(:, :), outputs(:, :)
-      integer, allocatable :: perturbed(:)
+      integer, allocatable :: perturbed(:), user_rows(:)
       integer :: i, k, sides, plus, ierr
       real(dp) :: step
 
       raw_jacobian = 0.0_dp
       if (ev%status /= STATUS_OK) return
       perturbed = pack([(i, i=1, p%n)], with_parameters .or. .not. p%fixed)
+      user_rows = [(engine_index(p, k), k=1, p%m_user + 1)]
       sides = merge(2, 1, central)
       allocate (stencil(p%n, sides * size(perturbed)), outputs(p%m + 1, sides * size(perturbed)), stat=ierr)
       if (ierr /= 0) then
@@ -417,25 +428,12 @@ contains
          step = stencil(i, plus) - point(i)
          if (central) then
             step = step + (point(i) - stencil(i, plus + 1))
-            raw_jacobian(i, :) = (outputs(:, plus) - outputs(:, plus + 1)) / step
+            raw_jacobian(i, :) = (outputs(user_rows, plus) - outputs(user_rows, plus + 1)) / step
          else
-            raw_jacobian(i, :) = (outputs(:, plus) - base) / step
+            raw_jacobian(i, :) = (outputs(user_rows, plus) - base(user_rows)) / step
          end if
       end do
-      call set_bound_rows(p, raw_jacobian)
    end subroutine difference_jacobian
-
-   !> Bound row b is sign_b * (X_i - bound_b): its gradient is sign_b e_i.
-   pure subroutine set_bound_rows(p, raw_jacobian)
-      type(problem_data), intent(in) :: p
-      real(dp), intent(inout) :: raw_jacobian(:, :)
-      integer :: b
-
-      do b = 1, p%n_bounds
-         raw_jacobian(:, p%m_user + b) = 0.0_dp
-         raw_jacobian(p%bound_variable(b), p%m_user + b) = p%bound_sign(b)
-      end do
-   end subroutine set_bound_rows
 
    !> Log every entry where the user gradient and central differences disagree: both absolute
    !> and relative difference at least 1e-2, unless both are below 1e-6 in magnitude.
@@ -447,16 +445,15 @@ contains
       real(dp) :: a, d
       integer :: i, j
 
-      do j = 1, p%m_user
-         call check_output(j)
+      do j = 1, p%m_user + 1
+         call check_output(j, engine_index(p, j))
       end do
-      call check_output(p%m + 1)
    contains
-      subroutine check_output(jj)
-         integer, intent(in) :: jj
+      subroutine check_output(k, jj)
+         integer, intent(in) :: k, jj
          do i = 1, p%n
-            a = analytic(i, jj)
-            d = numeric(i, jj)
+            a = analytic(i, k)
+            d = numeric(i, k)
             if (max(abs(a), abs(d)) < 1.0e-6_dp) cycle
             if (abs(a - d) >= 1.0e-2_dp .and. abs(a - d) >= 1.0e-2_dp * max(abs(a), abs(d))) then
                write (line, '(a,i0,a,i0,a,es14.6,a,es14.6)') 'gradient check: output ', jj, &

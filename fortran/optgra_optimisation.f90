@@ -60,6 +60,10 @@ contains
                  x_ref => st%memory%reference_point, &
                  c_ref => st%memory%reference_values)
          call factor_reset(f, gj, kind, st%memory%previous_direction, st%memory%previous_gradient)
+         ! The equalities first, in index order: the same set at every linearisation, so their
+         ! factorisation is reused while their gradients stay the same (linear constraints).
+         call classify_constraints(st)
+         call factor_include_all(f, pack([(j, j = 1, m)], kind(1:m) == TYPE_EQUALITY), gj)
          reuse = .false.
          rayleigh = 0.0_dp
          probes_made = 0
@@ -177,11 +181,11 @@ contains
             if (st%evaluator%status /= STATUS_OK) return
             probes_made = probes_made + 1
             do jj = 1, m + 1
+               ! the bound rows are linear
+               if (is_bound_row(st%problem, jj) .or. st%problem%kind(jj) == TYPE_IGNORED) cycle
                q(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
                                  - sigma * dot_product(st%jacobian(:, jj), d)) / sigma**2
             end do
-            where (st%problem%kind == TYPE_IGNORED) q = 0.0_dp
-            q(st%problem%m_user + 1:m) = 0.0_dp  ! the bound rows are linear
             rayleigh = q / big_d**2
          end if
          associate (f => st%factor)
@@ -245,7 +249,7 @@ contains
          end if
          do j = 1, m
             if (st%factor%status(j) /= STATUS_CANDIDATE) cycle
-            gd = dot_product(st%jacobian(:, j), d)
+            gd = directional_derivative(st%problem, st%jacobian, j, d)
             if (abs(gd) / dn * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
             if (st%problem%kind(j) == TYPE_EQUALITY .or. gd < 0.0_dp) then
                th = 1.0_dp

@@ -52,7 +52,7 @@ contains
       integer, intent(out) :: feasible, info
       real(dp), allocatable :: nu(:)
       real(dp) :: dg, zero(st%problem%n)
-      logical :: done, accepted
+      logical :: done
       integer :: j
 
       feasible = 0
@@ -69,10 +69,8 @@ contains
 
          zero = 0.0_dp
          call factor_reset(f, st%jacobian, p%kind, zero, zero)
-         do j = 1, m
-            if (p%kind(j) == TYPE_EQUALITY) call factor_include(f, j, accepted)
-         end do
          call classify_constraints(st)
+         call factor_include_all(f, pack([(j, j = 1, m)], p%kind(1:m) == TYPE_EQUALITY), st%jacobian)
          call refine_active_set(st, dg, nu, done)
 
          st%saved%point = x_raw

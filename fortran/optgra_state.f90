@@ -2,7 +2,7 @@
 module optgra_state
    use optgra_kinds
    use optgra_problem, only: problem_data, problem_allocate, problem_normalise
-   use optgra_evaluation, only: evaluator, evaluator_allocate
+   use optgra_evaluation, only: evaluator, evaluator_allocate, set_bound_columns
    use optgra_active_set, only: factorisation, factor_allocate
    use optgra_log, only: logger
    implicit none
@@ -99,7 +99,8 @@ contains
       if (info /= STATUS_OK) return
       call evaluator_allocate(st%evaluator, st%problem, info)
       if (info /= STATUS_OK) return
-      call factor_allocate(st%factor, st%problem%n, st%problem%m, info)
+      call set_bound_columns(st%problem, st%jacobian, st%full_jacobian)
+      call factor_allocate(st%factor, st%problem%n, st%problem%m, st%problem%bound_variable, info)
    end subroutine state_start_run
 
 end module optgra_state
