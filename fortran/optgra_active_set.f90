@@ -101,7 +101,6 @@ contains
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
       f%bound_row = bound_variable
-      f%r = 0.0_dp
       f%norm = 0.0_dp
       f%status = STATUS_CANDIDATE
       f%list = 0

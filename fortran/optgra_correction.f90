@@ -11,7 +11,7 @@
 module optgra_correction
    use optgra_kinds
    use optgra_state, only: engine_state, MODE_OPTIMISE
-   use optgra_problem, only: violated, total_violation, directional_derivative
+   use optgra_problem, only: violated, total_violation, directional_derivatives
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step
@@ -138,8 +138,9 @@ contains
       integer, intent(out) :: outcome
       integer :: direction(st%problem%m), hits(st%problem%m), inclusions(st%problem%m)
       real(dp) :: h(st%problem%n), d(st%problem%n), phi, step, rate, t, best, effective
-      real(dp) :: pnorm
+      real(dp) :: pnorm, slope(st%problem%m + 1)
       real(dp), allocatable :: mu(:)
+      logical :: moving(st%problem%m + 1)
       integer :: m, n, level, j, i, hit, pick, move, refine, aux
       logical :: accepted
 
@@ -233,11 +234,11 @@ contains
                step = ball_step(st%x - st%memory%reference_point, d, radius)
                hit = 0
                ! Rates along d from the unreduced gradients: g_j . d = p_j . p_aux / |p_aux|.
+               moving = [f%status(1:m) <= 0 .and. f%status(1:m) /= STATUS_IGNORED, .true.]
+               slope = directional_derivatives(st%problem, g, d, moving)
                do j = 1, m
-                  if (f%status(j) /= STATUS_PASSIVE) cycle
-                  rate = directional_derivative(st%problem, g, j, d)
-                  if (rate == 0.0_dp) cycle
-                  t = -st%c(j) / rate
+                  if (f%status(j) /= STATUS_PASSIVE .or. slope(j) == 0.0_dp) cycle
+                  t = -st%c(j) / slope(j)
                   if (t > 0.0_dp .and. t < step) then
                      step = t
                      hit = j
@@ -245,10 +246,7 @@ contains
                end do
                st%x = st%x + step * d
                st%memory%moved = st%memory%moved + step
-               do j = 1, m + 1
-                  if (f%status(j) <= 0 .and. f%status(j) /= STATUS_IGNORED) &
-                     st%c(j) = st%c(j) + step * directional_derivative(st%problem, g, j, d)
-               end do
+               where (moving) st%c = st%c + step * slope
                if (hit == 0) then
                   outcome = WALK_RADIUS
                   return

@@ -57,7 +57,7 @@ contains
       result = RESULT_NOT_MATCHED
       iterations = 0
       y_raw = 0.0_dp
-      call state_start_run(st, info)
+      call state_start_run(st, .false., info)
       if (info /= STATUS_OK) return
 
       associate (p => st%problem, mem => st%memory, m => st%problem%m)
@@ -101,8 +101,7 @@ contains
                exit
             end if
             k = k + 1
-            call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
-                                      st%full_jacobian, .false.)
+            call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
             if (st%evaluator%status /= STATUS_OK) exit
             if (judging) then
                judging = .false.
@@ -111,8 +110,7 @@ contains
                   st%x = step_origin
                   mem%previous_status = 0
                   mem%previous_direction = 0.0_dp
-                  call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
-                                            st%full_jacobian, .false.)
+                  call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
                   if (st%evaluator%status /= STATUS_OK) exit
                end if
             end if

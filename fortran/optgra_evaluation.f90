@@ -292,21 +292,24 @@ contains
       c = ev%cached_outputs / p%output_scale
    end subroutine evaluate_values
 
-   !> Values c and Jacobians at x.  Parameters (fixed variables) get derivatives only when
-   !> with_parameters is set; the working Jacobian always has their rows zeroed.  Only the user's
-   !> columns (and the merit's) are written: the bound rows' are constant (set_bound_columns).
-   subroutine evaluate_derivatives(p, ev, lg, x, c, jacobian, full_jacobian, with_parameters)
+   !> Values c and the working Jacobian at x (the rows of fixed variables zero); with
+   !> full_jacobian, also the Jacobian with the parameters' rows (which costs their differences).
+   !> Only the user's columns (and the merit's) are written: the bound rows' are constant
+   !> (set_bound_columns).
+   subroutine evaluate_derivatives(p, ev, lg, x, c, jacobian, full_jacobian)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
       type(logger), intent(in) :: lg
       real(dp), intent(in) :: x(:)
       real(dp), intent(out) :: c(:)
-      real(dp), intent(inout) :: jacobian(:, :), full_jacobian(:, :)
-      logical, intent(in) :: with_parameters
+      real(dp), intent(inout) :: jacobian(:, :)
+      real(dp), intent(inout), optional :: full_jacobian(:, :)
       real(dp), allocatable :: check_jacobian(:, :)
-      real(dp) :: point(p%n)
+      real(dp) :: point(p%n), column(p%n)
+      logical :: with_parameters
       integer :: j, k
 
+      with_parameters = present(full_jacobian)
       call evaluate_values(p, ev, x, c)
       if (ev%status /= STATUS_OK .or. p%derivative_mode == DERIVATIVES_NONE) return
       point = raw_point(p, x)
@@ -327,30 +330,30 @@ contains
       do k = 1, p%m_user + 1
          j = engine_index(p, k)
          if (p%kind(j) == TYPE_IGNORED .and. j <= p%m) then
-            full_jacobian(:, j) = 0.0_dp
+            column = 0.0_dp
          else
-            full_jacobian(:, j) = ev%user_jacobian(:, k) * p%variable_scale / p%output_scale(j)
+            column = ev%user_jacobian(:, k) * p%variable_scale / p%output_scale(j)
          end if
-         jacobian(:, j) = merge(0.0_dp, full_jacobian(:, j), p%fixed)
-         if (.not. with_parameters) full_jacobian(:, j) = jacobian(:, j)
+         jacobian(:, j) = merge(0.0_dp, column, p%fixed)
+         if (with_parameters) full_jacobian(:, j) = column
       end do
    end subroutine evaluate_derivatives
 
-   !> The bound rows' columns of the Jacobians, constant during a run: bound row b is
-   !> sign_b * (X_i - bound_b), its gradient sign_b s_i / sigma_j e_i (zero in the working
-   !> Jacobian when variable i is fixed).
-   pure subroutine set_bound_columns(p, jacobian, full_jacobian)
+   !> The bound rows' columns of a Jacobian, constant during a run: bound row b is
+   !> sign_b * (X_i - bound_b), its gradient sign_b s_i / sigma_j e_i, zero in the working
+   !> Jacobian (not with_parameters) when variable i is fixed.
+   pure subroutine set_bound_columns(p, jacobian, with_parameters)
       type(problem_data), intent(in) :: p
-      real(dp), intent(inout) :: jacobian(:, :), full_jacobian(:, :)
+      real(dp), intent(inout) :: jacobian(:, :)
+      logical, intent(in) :: with_parameters
       integer :: b, i, j
 
       do b = 1, p%n_bounds
          j = p%m_user + b
          i = p%bound_variable(b)
-         full_jacobian(:, j) = 0.0_dp
-         full_jacobian(i, j) = p%bound_sign(b) * p%variable_scale(i) / p%output_scale(j)
          jacobian(:, j) = 0.0_dp
-         if (.not. p%fixed(i)) jacobian(i, j) = full_jacobian(i, j)
+         jacobian(i, j) = p%bound_slope(b)
+         if (p%fixed(i) .and. with_parameters) jacobian(i, j) = p%bound_sign(b) * p%variable_scale(i) / p%output_scale(j)
       end do
    end subroutine set_bound_columns
 

@@ -17,7 +17,7 @@
 module optgra_optimisation
    use optgra_kinds
    use optgra_state, only: engine_state
-   use optgra_problem, only: is_bound_row, directional_derivative
+   use optgra_problem, only: is_bound_row, directional_derivative, directional_derivatives
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step, smallest_positive_root
@@ -41,6 +41,8 @@ contains
       logical, intent(out) :: finished
       real(dp) :: g(st%problem%n), d(st%problem%n), d_minus(st%problem%n)
       real(dp) :: second_order(st%problem%n), q(st%problem%m + 1), rayleigh(st%problem%m + 1)
+      real(dp) :: slope(st%problem%m + 1), curvature(st%problem%m + 1)
+      logical :: moving(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
       real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, probe_step
       integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made
@@ -122,12 +124,16 @@ contains
                outcome = OUTCOME_LIMIT
             end if
 
-            ! First passive constraint reached along the curved path c_j + gamma u + kappa u^2 / 2.
+            ! First passive constraint reached along the curved path c_j + gamma_j u + kappa_j u^2 / 2:
+            ! gamma_j = g_j . d, kappa_j = q_j - g_j A^+ q_A = q_j - g_j . second_order.
+            moving = [f%status(1:m) <= 0 .and. f%status(1:m) /= STATUS_IGNORED, .true.]
+            slope = directional_derivatives(st%problem, gj, d, moving)
+            curvature = q
+            if (bent) curvature = q - directional_derivatives(st%problem, gj, second_order, moving)
             hit = 0
             do j = 1, m
                if (f%status(j) /= STATUS_PASSIVE) cycle
-               u = smallest_positive_root(0.5_dp * path_curvature(j), &
-                                          directional_derivative(st%problem, gj, j, d), st%c(j))
+               u = smallest_positive_root(0.5_dp * curvature(j), slope(j), st%c(j))
                if (u * big_d < t) then
                   t = u * big_d
                   hit = j
@@ -146,11 +152,7 @@ contains
             st%memory%step_length = st%memory%step_length + t
             st%memory%predicted_gain = st%memory%predicted_gain + a * t + b * t**2
             if (outcome /= OUTCOME_CONSTRAINT) exit steps
-            do j = 1, m + 1
-               if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
-               st%c(j) = st%c(j) + u * directional_derivative(st%problem, gj, j, d) &
-                         + 0.5_dp * u**2 * path_curvature(j)
-            end do
+            where (moving) st%c = st%c + u * slope + 0.5_dp * u**2 * curvature
             st%c(hit) = 0.0_dp
             reuse = is_bound_row(st%problem, hit) .and. probes_made >= MAX_WALK_PROBES
          end do steps
@@ -197,14 +199,6 @@ contains
             b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
          end associate
       end subroutine quadratic_model
-
-      !> Curvature of output j along the second-order path: q_j - g_j A^+ q_A.
-      real(dp) function path_curvature(jj)
-         integer, intent(in) :: jj
-         path_curvature = q(jj)
-         ! g_j A+ q_A = (L^-1 A g_j) . w = g_j . (A^T L^-T w) = g_j . second_order
-         if (bent) path_curvature = path_curvature - directional_derivative(st%problem, st%jacobian, jj, second_order)
-      end function path_curvature
 
       !> theta and beta of d = theta g + beta d_minus for the configured method, with the
       !> previous direction and gradient projected onto the current null space.  Falls back to

@@ -14,7 +14,7 @@ module optgra_problem
    private
 
    public :: problem_data, problem_allocate, problem_normalise, problem_set_bounds
-   public :: is_bound_row, directional_derivative
+   public :: is_bound_row, directional_derivative, directional_derivatives
    public :: violated, total_violation, start_point, raw_point
 
    type :: problem_data
@@ -49,6 +49,8 @@ module optgra_problem
       ! Derived by problem_normalise.
       real(dp), allocatable :: output_scale(:)  ! (m+1) sigma_j
       integer, allocatable :: kind(:)           ! (m+1) TYPE_EQUALITY, TYPE_GREATER or TYPE_IGNORED
+      real(dp), allocatable :: bound_slope(:)   ! (n_bounds) the one non-zero of a bound row's
+                                                ! internal gradient, sign s_i / sigma_j (0: fixed)
    end type problem_data
 
 contains
@@ -171,6 +173,9 @@ contains
             p%kind(j) = TYPE_GREATER
          end if
       end do
+      p%bound_slope = [(merge(0.0_dp, p%bound_sign(j) * p%variable_scale(p%bound_variable(j)) &
+                                      / p%output_scale(p%m_user + j), p%fixed(p%bound_variable(j))), &
+                        j = 1, p%n_bounds)]
       info = STATUS_OK
    end subroutine problem_normalise
 
@@ -191,11 +196,30 @@ contains
 
       if (is_bound_row(p, j)) then
          i = p%bound_variable(j - p%m_user)
-         directional_derivative = gradients(i, j) * d(i)
+         directional_derivative = p%bound_slope(j - p%m_user) * d(i)
       else
          directional_derivative = dot_product(gradients(:, j), d)
       end if
    end function directional_derivative
+
+   !> rate(j) = g_j . d for the outputs j = 1..m+1 with wanted(j), 0 for the others; the bound
+   !> rows' at once from their slopes.
+   pure function directional_derivatives(p, gradients, d, wanted) result(rate)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(in) :: gradients(:, :), d(:)
+      logical, intent(in) :: wanted(:)
+      real(dp) :: rate(p%m + 1)
+      integer :: j
+
+      rate(p%m_user + 1:p%m) = p%bound_slope * d(p%bound_variable)
+      do j = 1, p%m + 1
+         if (.not. wanted(j)) then
+            rate(j) = 0.0_dp
+         else if (.not. is_bound_row(p, j)) then
+            rate(j) = dot_product(gradients(:, j), d)
+         end if
+      end do
+   end function directional_derivatives
 
    !> True where a constraint is violated by more than one tolerance.
    elemental logical function violated(kind, c)

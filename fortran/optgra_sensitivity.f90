@@ -57,12 +57,11 @@ contains
 
       feasible = 0
       y_raw = 0.0_dp
-      call state_start_run(st, info)
+      call state_start_run(st, .true., info)
       if (info /= STATUS_OK) return
       associate (p => st%problem, f => st%factor, m => st%problem%m)
          call start_point(p, x_raw, st%x)
-         call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, &
-                                   st%full_jacobian, .true.)
+         call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian, st%full_jacobian)
          info = st%evaluator%status
          if (info /= STATUS_OK) return
          y_raw = st%evaluator%cached_outputs
@@ -75,6 +74,7 @@ contains
 
          st%saved%point = x_raw
          st%saved%values = y_raw
+         if (.not. allocated(st%saved%gradients)) allocate (st%saved%gradients(p%n, m + 1))
          do j = 1, m + 1
             st%saved%gradients(:, j) = st%full_jacobian(:, j) * p%output_scale(j) / p%variable_scale
          end do
@@ -266,7 +266,7 @@ contains
 
       info = STATUS_NOT_READY
       if (.not. st%saved%present) return
-      call state_start_run(st, info)
+      call state_start_run(st, .true., info)
       if (info /= STATUS_OK) return
       associate (p => st%problem, f => st%factor, m => st%problem%m, saved => st%saved)
          call start_point(p, saved%point, st%x)

@@ -53,7 +53,8 @@ module optgra_state
       real(dp), allocatable :: x(:)                  ! (n) current internal point
       real(dp), allocatable :: c(:)                  ! (m+1) current internal outputs
       real(dp), allocatable :: jacobian(:, :)        ! (n, m+1) G, fixed rows zero
-      real(dp), allocatable :: full_jacobian(:, :)   ! (n, m+1) G with parameter rows
+      real(dp), allocatable :: full_jacobian(:, :)   ! (n, m+1) G with parameter rows (sensitivity
+                                                     ! runs only, see state_start_run)
       type(linearisation) :: saved
       !> Lagrange multipliers of the constraints (raw units, 0 when inactive) and the active set
       !> at the solution of an optimal run.
@@ -73,33 +74,45 @@ contains
 
       call problem_allocate(st%problem, n, m, info)
       if (info /= STATUS_OK) return
-      allocate (st%x(n), st%c(m + 1), st%jacobian(n, m + 1), st%full_jacobian(n, m + 1), &
+      allocate (st%x(n), st%c(m + 1), st%jacobian(n, m + 1), &
                 st%memory%reference_point(n), st%memory%previous_reference(n), &
                 st%memory%reference_values(m + 1), st%memory%previous_direction(n), &
                 st%memory%previous_gradient(n), st%memory%previous_status(m), &
-                st%saved%point(n), st%saved%values(m + 1), st%saved%gradients(n, m + 1), &
+                st%saved%point(n), st%saved%values(m + 1), &
                 st%saved%status(m), st%saved%shift(m), st%multipliers(m), st%active(m), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
       st%x = 0.0_dp
       st%c = 0.0_dp
       st%jacobian = 0.0_dp
-      st%full_jacobian = 0.0_dp
       st%saved%shift = 0.0_dp
       st%multipliers = 0.0_dp
       st%active = .false.
    end subroutine state_allocate
 
-   !> Check the configuration and size the run's work arrays; every run starts here.
-   subroutine state_start_run(st, info)
+   !> Check the configuration and size the run's work arrays; every run starts here.  A run
+   !> that saves or reads a linearisation (with_parameters) also needs the full Jacobian with the
+   !> parameters' rows; an optimisation does not, and does not pay for it.
+   subroutine state_start_run(st, with_parameters, info)
       type(engine_state), intent(inout) :: st
+      logical, intent(in) :: with_parameters
       integer, intent(out) :: info
+      integer :: ierr
 
       call problem_normalise(st%problem, info)
       if (info /= STATUS_OK) return
       call evaluator_allocate(st%evaluator, st%problem, info)
       if (info /= STATUS_OK) return
-      call set_bound_columns(st%problem, st%jacobian, st%full_jacobian)
+      if (with_parameters .and. .not. allocated(st%full_jacobian)) then
+         allocate (st%full_jacobian(st%problem%n, st%problem%m + 1), stat=ierr)
+         if (ierr /= 0) then
+            info = STATUS_OUT_OF_MEMORY
+            return
+         end if
+         st%full_jacobian = 0.0_dp
+      end if
+      call set_bound_columns(st%problem, st%jacobian, .false.)
+      if (with_parameters) call set_bound_columns(st%problem, st%full_jacobian, .true.)
       call factor_allocate(st%factor, st%problem%n, st%problem%m, st%problem%bound_variable, info)
    end subroutine state_start_run
 
