@@ -11,7 +11,8 @@
 module optgra_correction
    use optgra_kinds
    use optgra_state, only: engine_state, MODE_OPTIMISE
-   use optgra_problem, only: violated, total_violation, directional_derivatives
+   use optgra_problem, only: violated, total_violation, directional_derivatives, is_bound_row, &
+                             clip_to_box
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step
@@ -63,7 +64,7 @@ contains
       integer :: priority(st%problem%m), kind(st%problem%m + 1)
       logical :: held(st%problem%m)
       real(dp) :: x_start(st%problem%n), c_start(st%problem%m + 1), zero(st%problem%n)
-      integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard, try
+      integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard, try, j
       character(len=120) :: line
 
       m = st%problem%m
@@ -85,6 +86,9 @@ contains
          lowest = lowest - 1
          where (held) priority = lowest
       end if
+      ! The box at the lowest level, so that no move of the walk crosses a bound: bound rows
+      ! are linear and can be kept exactly, and the functions may be undefined outside the box.
+      where (is_bound_row(st%problem, [(j, j = 1, m)])) priority = lowest
 
       finished = .false.
       chord = 0
@@ -114,6 +118,8 @@ contains
             if (chord >= max_chord) return
             chord = chord + 1
             call walk(st, kind, priority, lowest, highest, outcome)
+            ! The moves stop on the bounds they reach; rounding may leave x a few ulps outside.
+            st%x = clip_to_box(st%problem, st%x)
             select case (outcome)
             case (WALK_FEASIBLE)
                ! A linear update keeps to the linear model: no evaluation.

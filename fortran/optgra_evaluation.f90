@@ -17,7 +17,7 @@ module optgra_evaluation
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
    use, intrinsic :: iso_fortran_env, only: int64
    use optgra_kinds
-   use optgra_problem, only: problem_data, total_violation, raw_point
+   use optgra_problem, only: problem_data, total_violation, raw_point, box_room
    use optgra_log
    implicit none
    private
@@ -389,51 +389,73 @@ contains
    !> Finite differences with the per-variable raw step h_i:
    !>   central: dC/dX_i = (C(X + h_i e_i) - C(X - h_i e_i)) / (2 h_i),
    !>   forward: dC/dX_i = (C(X + h_i e_i) - C(X)) / h_i.
-   !> The stencil is every perturbed point in variable order (for central differences X + h_i e_i
-   !> then X - h_i e_i), evaluated by raw_outputs_of_all.  raw_jacobian (n, m_user+1) is in the
-   !> user's order, the merit last.  Fixed variables are not perturbed unless with_parameters is set.
+   !> The stencil stays inside the box of the bound rows, where the functions may be defined
+   !> only: a side without room for h_i is dropped (one-sided difference on the other side, a
+   !> backward one if need be) and when neither side has room, the step goes to the farther
+   !> bound.  The stencil is every perturbed point in variable order, evaluated by
+   !> raw_outputs_of_all.  raw_jacobian (n, m_user+1) is in the user's order, the merit last.
+   !> Fixed variables are not perturbed unless with_parameters is set.
    subroutine difference_jacobian(p, ev, point, base, raw_jacobian, with_parameters, central)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
       real(dp), intent(in) :: point(:), base(:)
       real(dp), intent(out) :: raw_jacobian(:, :)
       logical, intent(in) :: with_parameters, central
-      real(dp), allocatable :: stencil(:, :), outputs(:, :)
-      integer, allocatable :: perturbed(:), user_rows(:)
-      integer :: i, k, sides, plus, ierr
-      real(dp) :: step
+      real(dp), allocatable :: stencil(:, :), outputs(:, :), offset(:, :)
+      integer, allocatable :: perturbed(:), user_rows(:), column(:, :)
+      real(dp) :: h, up(p%n), down(p%n)
+      integer :: i, k, side, n_points, ierr
 
       raw_jacobian = 0.0_dp
       if (ev%status /= STATUS_OK) return
       perturbed = pack([(i, i=1, p%n)], with_parameters .or. .not. p%fixed)
       user_rows = [(engine_index(p, k), k=1, p%m_user + 1)]
-      sides = merge(2, 1, central)
-      allocate (stencil(p%n, sides * size(perturbed)), outputs(p%m + 1, sides * size(perturbed)), stat=ierr)
+      ! offset(:, k): the one or two raw offsets of variable perturbed(k); 0 = the base point.
+      allocate (offset(2, size(perturbed)), column(2, size(perturbed)))
+      call box_room(p, point, up, down)
+      do k = 1, size(perturbed)
+         i = perturbed(k)
+         h = p%difference_step(i)
+         if (central .and. h <= up(i) .and. h <= down(i)) then
+            offset(:, k) = [h, -h]
+         else if (h <= up(i)) then
+            offset(:, k) = [h, 0.0_dp]
+         else if (h <= down(i)) then
+            offset(:, k) = [-h, 0.0_dp]
+         else if (max(up(i), down(i)) > 0.0_dp) then
+            offset(:, k) = [merge(up(i), -down(i), up(i) >= down(i)), 0.0_dp]
+         else
+            offset(:, k) = [h, 0.0_dp]
+         end if
+      end do
+      n_points = count(offset /= 0.0_dp)
+      allocate (stencil(p%n, n_points), outputs(p%m + 1, n_points), stat=ierr)
       if (ierr /= 0) then
          ev%status = STATUS_OUT_OF_MEMORY
          return
       end if
+      n_points = 0
+      column = 0
       do k = 1, size(perturbed)
-         i = perturbed(k)
-         plus = sides * (k - 1) + 1
-         stencil(:, plus) = point
-         stencil(i, plus) = point(i) + p%difference_step(i)
-         if (central) then
-            stencil(:, plus + 1) = point
-            stencil(i, plus + 1) = point(i) - p%difference_step(i)
-         end if
+         do side = 1, 2
+            if (offset(side, k) == 0.0_dp) cycle
+            n_points = n_points + 1
+            column(side, k) = n_points
+            stencil(:, n_points) = point
+            stencil(perturbed(k), n_points) = point(perturbed(k)) + offset(side, k)
+         end do
       end do
       call raw_outputs_of_all(p, ev, stencil, outputs)
       if (ev%status /= STATUS_OK) return
+      ! dC/dX_i = (C(X + a e_i) - C(X + b e_i)) / (a - b), with the offsets as represented.
       do k = 1, size(perturbed)
          i = perturbed(k)
-         plus = sides * (k - 1) + 1
-         step = stencil(i, plus) - point(i)
-         if (central) then
-            step = step + (point(i) - stencil(i, plus + 1))
-            raw_jacobian(i, :) = (outputs(user_rows, plus) - outputs(user_rows, plus + 1)) / step
+         h = stencil(i, column(1, k)) - point(i)
+         if (column(2, k) > 0) then
+            raw_jacobian(i, :) = (outputs(user_rows, column(1, k)) - outputs(user_rows, column(2, k))) &
+                                 / (h - (stencil(i, column(2, k)) - point(i)))
          else
-            raw_jacobian(i, :) = (outputs(user_rows, plus) - base(user_rows)) / step
+            raw_jacobian(i, :) = (outputs(user_rows, column(1, k)) - base(user_rows)) / h
          end if
       end do
    end subroutine difference_jacobian

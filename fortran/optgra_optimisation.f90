@@ -17,7 +17,7 @@
 module optgra_optimisation
    use optgra_kinds
    use optgra_state, only: engine_state
-   use optgra_problem, only: is_bound_row, directional_derivative, directional_derivatives
+   use optgra_problem, only: is_bound_row, directional_derivative, directional_derivatives, clip_to_box
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step, smallest_positive_root
@@ -156,6 +156,8 @@ contains
             st%c(hit) = 0.0_dp
             reuse = is_bound_row(st%problem, hit) .and. probes_made >= MAX_WALK_PROBES
          end do steps
+         ! The step stops on the bounds it reaches; rounding may leave x a few ulps outside.
+         st%x = clip_to_box(st%problem, st%x)
 
          st%memory%previous_direction = d
          st%memory%previous_gradient = g
@@ -167,28 +169,35 @@ contains
       !> Second directional derivatives q_j along d from one value-only probe at distance
       !> probe_step from x_ref (q = 0 for a zero probe step), or from the Rayleigh quotients of
       !> the last probe when reusing, the second-order path correction A^+ q_A and the merit
-      !> model dm(t) = a t + b t^2.
+      !> model dm(t) = a t + b t^2.  The probe point is kept inside the box (the functions may
+      !> be undefined outside it); its displacement e from x_ref gives the Rayleigh quotients
+      !>     rho_j = 2 (c_j(x_ref + e) - c_j(x_ref) - g_j . e) / |e|^2,   q_j = rho_j |d|^2,
+      !> which are the second derivatives along d itself when the box does not cut the probe.
       subroutine quadratic_model(probe_step, reusing)
          real(dp), intent(in) :: probe_step
          logical, intent(in) :: reusing
-         real(dp) :: sigma, probe_values(st%problem%m + 1)
+         real(dp) :: probe_values(st%problem%m + 1), probe_point(st%problem%n), e(st%problem%n), e2
          integer :: jj
 
          q = 0.0_dp
          if (reusing) then
             q = rayleigh * big_d**2
          else if (probe_step > 0.0_dp) then
-            sigma = probe_step / big_d
-            call evaluate_values(st%problem, st%evaluator, st%memory%reference_point + sigma * d, probe_values)
-            if (st%evaluator%status /= STATUS_OK) return
-            probes_made = probes_made + 1
-            do jj = 1, m + 1
-               ! the bound rows are linear
-               if (is_bound_row(st%problem, jj) .or. st%problem%kind(jj) == TYPE_IGNORED) cycle
-               q(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
-                                 - sigma * dot_product(st%jacobian(:, jj), d)) / sigma**2
-            end do
-            rayleigh = q / big_d**2
+            probe_point = clip_to_box(st%problem, st%memory%reference_point + (probe_step / big_d) * d)
+            e = probe_point - st%memory%reference_point
+            e2 = dot_product(e, e)
+            if (e2 > 0.0_dp) then
+               call evaluate_values(st%problem, st%evaluator, probe_point, probe_values)
+               if (st%evaluator%status /= STATUS_OK) return
+               probes_made = probes_made + 1
+               do jj = 1, m + 1
+                  ! the bound rows are linear
+                  if (is_bound_row(st%problem, jj) .or. st%problem%kind(jj) == TYPE_IGNORED) cycle
+                  rayleigh(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
+                                   - dot_product(st%jacobian(:, jj), e)) / e2
+               end do
+               q = rayleigh * big_d**2
+            end if
          end if
          associate (f => st%factor)
             w = forward_solve(f, q(f%list(1:f%count)))

@@ -15,7 +15,7 @@ module optgra_problem
 
    public :: problem_data, problem_allocate, problem_normalise, problem_set_bounds
    public :: is_bound_row, directional_derivative, directional_derivatives
-   public :: violated, total_violation, start_point, raw_point
+   public :: violated, total_violation, start_point, raw_point, clip_to_box, box_room
 
    type :: problem_data
       integer :: n = 0         ! variables
@@ -220,6 +220,43 @@ contains
          end if
       end do
    end function directional_derivatives
+
+   !> The internal point x moved into the box of the bound rows: X_i = x_i s_i is raised to a
+   !> lower bound or lowered to an upper bound it passes.  Fixed variables are never moved.
+   pure function clip_to_box(p, x) result(y)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(in) :: x(:)
+      real(dp) :: y(size(x))
+      integer :: b, i
+
+      y = x
+      do b = 1, p%n_bounds
+         i = p%bound_variable(b)
+         if (p%fixed(i)) cycle
+         if (p%bound_sign(b) * (y(i) * p%variable_scale(i) - p%bound_value(b)) < 0.0_dp) &
+            y(i) = p%bound_value(b) / p%variable_scale(i)
+      end do
+   end function clip_to_box
+
+   !> Room of raw point X inside the box along each variable: up(i) = U_i - X_i, down(i) =
+   !> X_i - L_i (huge without that bound, negative outside it).
+   pure subroutine box_room(p, point, up, down)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(in) :: point(:)
+      real(dp), intent(out) :: up(:), down(:)
+      integer :: b, i
+
+      up = huge(1.0_dp)
+      down = huge(1.0_dp)
+      do b = 1, p%n_bounds
+         i = p%bound_variable(b)
+         if (p%bound_sign(b) > 0.0_dp) then
+            down(i) = point(i) - p%bound_value(b)
+         else
+            up(i) = p%bound_value(b) - point(i)
+         end if
+      end do
+   end subroutine box_room
 
    !> True where a constraint is violated by more than one tolerance.
    elemental logical function violated(kind, c)

@@ -15,8 +15,6 @@ import hs_problems as H
 import pyoptgra
 
 SETTINGS = {
-    # The problem is undefined outside its box (log / fractional powers of negative numbers).
-    "hs112": dict(force_bounds=True),
     # Variables of order 1e3 and 1e2: the problem needs variable scaling.
     "hs106": dict(variable_scaling_factors=[1000, 1000, 1000, 100, 100, 100, 100, 100]),
     # Flat (quartic) minima at f* = 0: a merit tolerance of 1e-6 stops within 1e-5 of f*.
@@ -31,7 +29,6 @@ NOT_YET_SOLVED = {
     "hs033": "stops at the stationary point (0, 0, 2), f = -4, like SLSQP",
     "hs038": "Wood function: f = 0.018 after 150 iterations",
     "hs061": "dependent constraint gradients at the start x0 = 0: correction cannot move",
-    "hs104": "leaves the domain of its power functions (NaN), also with force_bounds",
     "hs108": "converges to a non-optimal point (f = -0.675)",
 }
 
