@@ -20,6 +20,10 @@ from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan
 _logger = logging.getLogger("pyoptgra")
 
 _ENGINE_LOG_LEVELS = {1: logging.INFO}
+# Default central-difference step per unit of variable scale: the error is about
+# h^2 |f'''| / 6 (truncation) + eps |f| / h (rounding), least near h = (3 eps)^(1/3) ~ 1e-5 for
+# functions and variables of order one.
+DEFAULT_DIFFERENCE_STEP = 1e-5
 
 
 def _engine_log(level: int, message: str) -> None:
@@ -126,7 +130,8 @@ class optgra:
         max_evaluations: at most this many fitness evaluations per run, or None (keyword-only);
             when spent, the run ends as if out of iterations (status 2 or 3).
         finite_difference_step: raw step of the central differences used when the problem has
-            no gradient, a number or one per variable (keyword-only).
+            no gradient, a number or one per variable, or None for 1e-5 times each variable's
+            scaling factor (keyword-only).
         check_gradient: compare the problem's gradient with central differences at every
             iteration and log the mismatches (keyword-only).
         bfe: a ``pygmo.bfe``, or a user-defined batch fitness evaluator (``pygmo.thread_bfe()``,
@@ -185,7 +190,7 @@ class optgra:
         timeout_seconds: Optional[float] = None,
         *,
         max_evaluations: Optional[int] = None,
-        finite_difference_step: Union[float, Sequence[float]] = 0.01,
+        finite_difference_step: Union[None, float, Sequence[float]] = None,
         check_gradient: bool = False,
         bfe: Any = None,
     ) -> None:
@@ -219,16 +224,18 @@ class optgra:
         steps = finite_difference_step
         if isinstance(steps, np.ndarray) and steps.ndim == 0:
             steps = steps.item()
-        if steps is None or isinstance(steps, (numbers.Number, np.bool_)):
+        if steps is None:
+            steps = []
+        elif isinstance(steps, (numbers.Number, np.bool_)):
             steps = [_real_entry("finite_difference_step", steps)]
         else:
             steps = _require_list("finite_difference_step", steps, _real_entry)
-        if not steps or not all(np.isfinite(h) and h > 0 for h in steps):
+        if (finite_difference_step is not None and not steps) or not all(np.isfinite(h) and h > 0 for h in steps):
             raise ValueError(
                 "finite_difference_step must be a positive finite number or a non-empty list of them, "
                 f"got {finite_difference_step!r}"
             )
-        self.finite_difference_step = np.array(steps, dtype=float)
+        self.finite_difference_step = None if finite_difference_step is None else np.array(steps, dtype=float)
         self.check_gradient = _require_flag("check_gradient", check_gradient)
         self.bfe = _require_bfe(bfe)
         self.verbosity = 0
@@ -381,13 +388,16 @@ class optgra:
 
     def _algorithm_settings(self, n: int, has_gradient: bool) -> Dict[str, Any]:
         """The algorithm's part of the engine configuration (the ``settings`` of ``pyoptgra._core``)."""
-        steps = self.finite_difference_step
-        if steps.size not in (1, n):
-            raise ValueError(f"finite_difference_step must be a number or have {n} entries, got {steps.size}")
         if self.variable_scaling_factors and len(self.variable_scaling_factors) != n:
             raise ValueError(
                 f"variable_scaling_factors has {len(self.variable_scaling_factors)} entries, expected {n} (one per variable)"
             )
+        scales = np.asarray(self.variable_scaling_factors or np.ones(n), dtype=float)
+        steps = self.finite_difference_step
+        if steps is None:
+            steps = DEFAULT_DIFFERENCE_STEP * scales
+        elif steps.size not in (1, n):
+            raise ValueError(f"finite_difference_step must be a number or have {n} entries, got {steps.size}")
         derivative_mode = 1 if has_gradient else 2
         if self.check_gradient and has_gradient:
             derivative_mode = -1
@@ -398,7 +408,7 @@ class optgra:
             # the engine reads 0 as no limit; a zero timeout means stop at the first check
             "time_limit": 0.0 if self.timeout_seconds is None else max(self.timeout_seconds, 1e-9),
             "history": None,
-            "variable_scales": np.asarray(self.variable_scaling_factors or np.ones(n), dtype=float),
+            "variable_scales": scales,
             "variable_types": np.asarray(self.variable_types or np.zeros(n), dtype=np.intc),
             "derivative_mode": derivative_mode,
             "difference_steps": np.broadcast_to(steps, (n,)).astype(float),

@@ -92,7 +92,7 @@ BAD = (
     + [("variable_types", value, error) for value, error in [([NAN], T), ([0.5], T), ([-1], V), ([2], V)]]
     + [("constraint_priorities", value, T) for value in [[NAN], [INF], [1.5]]]
     + [("finite_difference_step", value, error) for value, error in [
-        ("abc", T), (None, T), (True, T), ([[0.1]], T), (["0.1"], T), ([True], T), ([0.1, None], T),
+        ("abc", T), (True, T), ([[0.1]], T), (["0.1"], T), ([True], T), ([0.1, None], T),
         (NAN, V), (INF, V), (-1.0, V), (0, V), ([], V), ([0.1, -0.1], V), ([0.1, NAN], V)]]
 )
 

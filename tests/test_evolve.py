@@ -313,3 +313,33 @@ def test_a_fixed_variable_needs_no_khan_bounds_pair():
     assert result.x[1] == 3.9067166197972227 and result.x[0] == pytest.approx(-1.0, abs=1e-6)
     with pytest.raises(ValueError, match="exactly one bound is finite at indices \\[1\\]"):
         pyoptgra.optgra(khan_bounds="sin").solve(OneSided(), [0.0, 1.0])
+
+
+class _RecordingQuadratic:
+    """(x0 - 1)^2 + (x1 + 2)^2, recording every point evaluated."""
+
+    def __init__(self):
+        self.points = []
+
+    def fitness(self, x):
+        self.points.append(np.array(x, dtype=float))
+        return [float((x[0] - 1.0) ** 2 + (x[1] + 2.0) ** 2)]
+
+    def get_bounds(self):
+        return ([-10.0, -10.0], [10.0, 10.0])
+
+
+@pytest.mark.parametrize("settings, steps", [
+    ({}, [1e-5, 1e-5]),
+    ({"variable_scaling_factors": [100.0, 0.5]}, [1e-3, 5e-6]),
+    ({"finite_difference_step": 0.01}, [0.01, 0.01]),
+    ({"finite_difference_step": [0.1, 0.2], "variable_scaling_factors": [100.0, 0.5]}, [0.1, 0.2]),
+])
+def test_difference_steps_default_to_1e_5_variable_scales(settings, steps):
+    problem = pygmo.problem(_RecordingQuadratic())
+    result = pyoptgra.optgra(max_iterations=1, **settings).solve(problem, [3.0, 4.0])
+    points = problem.extract(_RecordingQuadratic).points
+    # the start, then its stencil X + h_1 e_1, X - h_1 e_1, X + h_2 e_2, X - h_2 e_2
+    offsets = np.array(points[1:5]) - np.array([3.0, 4.0])
+    np.testing.assert_allclose(np.abs(offsets).max(axis=0), steps, rtol=1e-9)
+    assert result.evaluations["fitness"] >= 5
