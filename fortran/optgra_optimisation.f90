@@ -7,7 +7,11 @@
 !> The path
 !>     x(s) = x + s d - s^2/2 A^+ q_A
 !> keeps the active constraints to second order, and the merit along it is modelled as
-!>     dm(t) = a t + b t^2,  t = s |d|,  a = g_merit.d / |d|,  b = (q_merit - g_merit A^+ q_A) / (2 |d|^2).
+!>     dm(t) = a t + b t^2,  t = s |d|,  a = g.d / |d|,  b = (q_merit - g_merit A^+ q_A) / (2 |d|^2).
+!> The slope a and the ascent test of a conjugate direction use the projected gradient g, not
+!> g_merit: both agree for d in the null space, but g_merit.d = g.d - nu.(A d) takes the rounding
+!> residue A d of d, amplified by the multipliers nu, which near a constrained maximum (|g| much
+!> smaller than |g_merit|) outweighs g.d and can flip its sign.
 !> The step goes to the model's maximum, the trust radius, or the first passive constraint that
 !> the path reaches, whichever comes first; in the last case the step continues from there.
 !> Once a step has spent MAX_WALK_PROBES probes, the direction after a box bound is modelled
@@ -30,6 +34,12 @@ module optgra_optimisation
    integer, parameter :: MAX_REFINEMENTS = 998
    !> Curvature probes per direction: the first at the probe distance, then at the model's step.
    integer, parameter :: MAX_PROBE_REFINEMENTS = 3
+   !> A probe resolves a curvature only when its term b t^2 exceeds this multiple of the merit's
+   !> value: below, the second difference is rounding (a bogus curvature of either sign).
+   real(dp), parameter :: RESOLVABLE_CHANGE = 100.0_dp * epsilon(1.0_dp)
+   !> A conjugate direction shorter than this fraction of |theta g| + |beta d_minus| is what is
+   !> left of their cancellation: rounding, in no particular direction (not even the null space).
+   real(dp), parameter :: CANCELLATION = sqrt(epsilon(1.0_dp))
    integer, parameter :: OUTCOME_MAXIMUM = 1, OUTCOME_LIMIT = 2, OUTCOME_CONSTRAINT = 3
    !> Probes one step may spend before a bound stops asking for a new one.
    integer, parameter :: MAX_WALK_PROBES = 4
@@ -104,6 +114,8 @@ contains
                      outcome = OUTCOME_LIMIT
                   end if
                   if (reuse .or. outcome /= OUTCOME_MAXIMUM .or. t >= 0.25_dp * probe_step) exit
+                  ! No probe at a step too short to resolve even the current curvature.
+                  if (abs(b) * t**2 <= RESOLVABLE_CHANGE * abs(c_ref(merit))) exit
                   probe_step = t
                end do
                ! Converged when the model gains at most one tolerance within the full radius.
@@ -204,7 +216,8 @@ contains
             ! The path is straight when no active output is curved along d (linear ones).
             bent = any(w /= 0.0_dp)
             second_order = active_combination(f, st%jacobian, backward_solve(f, w))
-            a = dot_product(st%jacobian(:, merit), d) / big_d
+            ! g.d = g_merit.d for d in the null space, without the rounding residue A d.
+            a = dot_product(g, d) / big_d
             b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
          end associate
       end subroutine quadratic_model
@@ -212,7 +225,8 @@ contains
       !> theta and beta of d = theta g + beta d_minus for the configured method, with the
       !> previous direction and gradient projected onto the current null space.  Falls back to
       !> steepest ascent when the conjugate direction would violate a boundary constraint or is
-      !> not an ascent direction.
+      !> not an ascent direction (g.d < 0, see the module header), or is only the rounding left
+      !> when theta g and beta d_minus cancel.
       subroutine choose_direction(th, be)
          real(dp), intent(out) :: th, be
          real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gm2, sy, dy, dn, gd
@@ -245,7 +259,8 @@ contains
          if (th == 1.0_dp .and. be == 0.0_dp) return
          d = th * g + be * d_minus
          dn = norm2(d)
-         if (dn == 0.0_dp .or. dot_product(st%jacobian(:, merit), d) < 0.0_dp) then
+         if (dn <= CANCELLATION * (abs(th) * norm2(g) + abs(be) * norm2(d_minus)) &
+             .or. dot_product(g, d) < 0.0_dp) then
             th = 1.0_dp
             be = 0.0_dp
             return
