@@ -33,20 +33,20 @@ module optgra_correction
 contains
 
    !> Total violation and linear distance to feasibility (sum |c_j| / |G_j|) of the constraints
-   !> violated by more than one tolerance.  unsatisfiable > 0 names a violated constraint whose
+   !> violated by more than band tolerances.  unsatisfiable > 0 names a violated constraint whose
    !> gradient over the free variables is zero.
-   pure subroutine measure_violation(kind, c, gradient_norm, violation, distance, unsatisfiable)
+   pure subroutine measure_violation(kind, c, gradient_norm, band, violation, distance, unsatisfiable)
       integer, intent(in) :: kind(:)
-      real(dp), intent(in) :: c(:), gradient_norm(:)
+      real(dp), intent(in) :: c(:), gradient_norm(:), band
       real(dp), intent(out) :: violation, distance
       integer, intent(out) :: unsatisfiable
       integer :: j
 
-      violation = total_violation(kind, c)
+      violation = total_violation(kind, c, band)
       distance = 0.0_dp
       unsatisfiable = 0
       do j = 1, size(kind)
-         if (.not. violated(kind(j), c(j))) cycle
+         if (.not. violated(kind(j), c(j), band)) cycle
          if (gradient_norm(j) == 0.0_dp) then
             unsatisfiable = j
          else
@@ -56,19 +56,23 @@ contains
    end subroutine measure_violation
 
    !> Move st%x (with the linear predictions st%c) towards feasibility.  finished is set when
-   !> every constraint is within its tolerance at an evaluated point.
-   subroutine correction_phase(st, finished, violation, distance)
+   !> every constraint is within band tolerances (default one) at an evaluated point; the walk
+   !> itself aims at the boundary band.
+   subroutine correction_phase(st, finished, violation, distance, band)
       type(engine_state), intent(inout), target :: st
       logical, intent(out) :: finished
       real(dp), intent(out) :: violation, distance
+      real(dp), intent(in), optional :: band
       integer :: priority(st%problem%m), kind(st%problem%m + 1)
       logical :: held(st%problem%m)
-      real(dp) :: x_start(st%problem%n), c_start(st%problem%m + 1), zero(st%problem%n)
+      real(dp) :: x_start(st%problem%n), c_start(st%problem%m + 1), zero(st%problem%n), accepted_band
       integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard, try, j
       character(len=120) :: line
 
       m = st%problem%m
       zero = 0.0_dp
+      accepted_band = 1.0_dp
+      if (present(band)) accepted_band = band
       ! A linear update has one pass on its linear model, in which the held constraints may be
       ! released once.
       max_chord = merge(MAX_CHORD_PASSES, 2, st%sensitivity_mode == MODE_OPTIMISE)
@@ -102,8 +106,8 @@ contains
             kind = st%problem%kind
             if (attempt == 1) where (held) kind(1:m) = TYPE_EQUALITY
             call factor_reset(st%factor, st%jacobian, kind, zero, zero)
-            call measure_violation(kind(1:m), st%c(1:m), st%factor%norm(1:m), violation, distance, &
-                                   unsatisfiable)
+            call measure_violation(kind(1:m), st%c(1:m), st%factor%norm(1:m), accepted_band, &
+                                   violation, distance, unsatisfiable)
             if (unsatisfiable > 0) then
                write (line, '(a,i0,a,es12.4)') 'constraint ', unsatisfiable, &
                   ' cannot be satisfied: zero gradient over the free variables, value ', &

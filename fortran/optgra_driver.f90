@@ -9,7 +9,7 @@
 module optgra_driver
    use optgra_kinds
    use optgra_state, only: engine_state, state_start_run
-   use optgra_problem, only: start_point, raw_point
+   use optgra_problem, only: start_point, raw_point, violated
    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
    use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached
    use optgra_correction, only: correction_phase
@@ -28,6 +28,9 @@ module optgra_driver
    !> step left the region where the constraints' linear model holds: it is taken back, and the
    !> radius shrinks to a quarter of its length.
    real(dp), parameter :: RECOVERY_RATE = 0.5_dp
+   !> At the optimum, constraints violated by more than this many tolerances (the step keeps the
+   !> active ones to second order only) are corrected onto their boundary before the return.
+   real(dp), parameter :: POLISH_BAND = 1.0e-3_dp
 
 contains
 
@@ -185,6 +188,7 @@ contains
             if (.not. finished .or. mem%moved /= 0.0_dp) cycle
             result = RESULT_OPTIMAL
             call record_multipliers(st)
+            call polish()
             exit
          end do
          iterations = k
@@ -221,6 +225,30 @@ contains
       end associate
 
    contains
+
+      !> Within its tolerances the optimum may still violate constraints, and a maximised merit
+      !> profits from that slack.  One more correction with the last derivatives, the active set
+      !> held on its boundary, brings every constraint within POLISH_BAND tolerances; the point
+      !> is kept only if that succeeds.
+      subroutine polish()
+         real(dp) :: x_kept(st%problem%n), c_kept(st%problem%m + 1), polish_violation, polish_distance
+         logical :: polished
+
+         if (.not. any(violated(st%problem%kind(1:st%problem%m), st%c(1:st%problem%m), POLISH_BAND))) return
+         x_kept = st%x
+         c_kept = st%c
+         st%memory%moved = 0.0_dp
+         call correction_phase(st, polished, polish_violation, polish_distance, POLISH_BAND)
+         if (st%evaluator%status /= STATUS_OK) return
+         if (.not. polished) then
+            st%x = x_kept
+            st%c = c_kept
+         end if
+         if (log_enabled(st%log, 2)) then
+            write (line, '(a,l1,a,es16.8)') 'polished ', polished, ' merit ', st%c(st%problem%m + 1)
+            call log_message(st%log, 2, line)
+         end if
+      end subroutine polish
 
       !> Return to the feasible point the last optimisation step started from, with the radius
       !> a quarter of that step's length.

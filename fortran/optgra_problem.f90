@@ -258,18 +258,24 @@ contains
       end do
    end subroutine box_room
 
-   !> True where a constraint is violated by more than one tolerance.
-   elemental logical function violated(kind, c)
+   !> True where a constraint is violated by more than band tolerances (default one).
+   elemental logical function violated(kind, c, band)
       integer, intent(in) :: kind
       real(dp), intent(in) :: c
-      violated = kind /= TYPE_IGNORED .and. (c < -1.0_dp .or. (kind == TYPE_EQUALITY .and. c > 1.0_dp))
+      real(dp), intent(in), optional :: band
+      real(dp) :: limit
+
+      limit = 1.0_dp
+      if (present(band)) limit = band
+      violated = kind /= TYPE_IGNORED .and. (c < -limit .or. (kind == TYPE_EQUALITY .and. c > limit))
    end function violated
 
-   !> Sum of |c_j| over the constraints violated by more than one tolerance.
-   pure real(dp) function total_violation(kind, c)
+   !> Sum of |c_j| over the constraints violated by more than band tolerances (default one).
+   pure real(dp) function total_violation(kind, c, band)
       integer, intent(in) :: kind(:)
       real(dp), intent(in) :: c(:)
-      total_violation = sum(abs(c), mask=violated(kind, c))
+      real(dp), intent(in), optional :: band
+      total_violation = sum(abs(c), mask=violated(kind, c, band))
    end function total_violation
 
 end module optgra_problem

@@ -72,3 +72,19 @@ def test_pass_count_without_tuning():
             pass
     print(f"\nHock-Schittkowski: {solved}/{len(H.ALL_PROBLEMS)} solved with default settings")
     assert solved >= 66
+
+
+
+def test_an_optimum_is_returned_on_its_constraints_not_within_their_tolerance():
+    """The optimisation step keeps the active constraints to second order only, and a merit
+    profits from the tolerance's slack: at an optimum one more correction puts every constraint
+    within 1e-3 of its tolerance (1e-6, as c_tol is 0), rather than anywhere within it."""
+    violations = {}
+    for cls in H.ALL_PROBLEMS:
+        problem = pygmo.problem(H.get_problem(cls.name))
+        result = pyoptgra.optgra(**SETTINGS.get(cls.name, {})).solve(problem, np.clip(cls.x0, *problem.get_bounds()))
+        if result.status == pyoptgra.Status.OPTIMAL:
+            violations[cls.name] = result.max_violation
+    assert len(violations) >= 70
+    loose = {name: v for name, v in violations.items() if v > 1e-3 * 1e-6 * (1 + 1e-9)}
+    assert not loose, f"optima within the tolerance but off their constraints: {loose}"
