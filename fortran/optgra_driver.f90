@@ -31,6 +31,9 @@ module optgra_driver
    !> At the optimum, constraints violated by more than this many tolerances (the step keeps the
    !> active ones to second order only) are corrected onto their boundary before the return.
    real(dp), parameter :: POLISH_BAND = 1.0e-3_dp
+   !> Largest convergence rate (ratio of successive step gains) the convergence test believes:
+   !> the tail r / (1 - r) of the gains to come makes the test at most twenty times stricter.
+   real(dp), parameter :: MAX_GAIN_RATIO = 0.95_dp
 
 contains
 
@@ -52,7 +55,7 @@ contains
       logical :: judging
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
       integer :: k, first_feasible, divergence, stagnation, weight, guard, recovery
-      real(dp) :: recovery_violation
+      real(dp) :: recovery_violation, last_ratio
       integer :: max_iterations, max_correction, max_optimisation, max_divergence, max_stagnation
       logical :: finished
       character(len=160) :: line
@@ -76,6 +79,9 @@ contains
          mem%previous_status = 0
          mem%reference_point = st%x
          mem%radius = p%max_distance
+         mem%last_gain = 0.0_dp
+         mem%gain_ratio = 0.0_dp
+         last_ratio = 0.0_dp
          judging = .false.
          origin_merit = 0.0_dp
          step_origin = st%x
@@ -273,11 +279,18 @@ contains
       !> the step, and is rejected when it lost merit; one that achieved three quarters of the
       !> prediction at the full radius doubles the radius again.
       logical function step_accepted() result(accepted)
-         real(dp) :: gain
+         real(dp) :: gain, ratio
 
          associate (mem => st%memory, p => st%problem)
             gain = st%c(p%m + 1) - origin_merit
             accepted = .true.
+            ! The recent convergence rate, for the convergence test's tail estimate: the larger
+            ! of the last two ratios of successive gains (one ratio alone is noisy).
+            ratio = 0.0_dp
+            if (gain > 0.0_dp .and. mem%last_gain > 0.0_dp) ratio = min(gain / mem%last_gain, MAX_GAIN_RATIO)
+            mem%gain_ratio = max(ratio, last_ratio)
+            last_ratio = ratio
+            mem%last_gain = max(gain, 0.0_dp)
             if (gain < 0.1_dp * mem%predicted_gain) then
                mem%radius = max(0.25_dp * mem%step_length, MIN_RADIUS_FRACTION * p%max_distance)
                accepted = gain > 0.0_dp

@@ -118,8 +118,10 @@ contains
                   if (abs(b) * t**2 <= RESOLVABLE_CHANGE * abs(c_ref(merit))) exit
                   probe_step = t
                end do
-               ! Converged when the model gains at most one tolerance within the full radius.
-               if (abs(a * t + b * t**2) > 1.0_dp) exit probes
+               ! Converged when the model gains at most one tolerance within the full radius,
+               ! counting the geometric tail gain r / (1 - r) that steps converging at the recent
+               ! rate r would still add (a slow, linearly converging run is not yet done).
+               if (abs(a * t + b * t**2) > 1.0_dp - st%memory%gain_ratio) exit probes
                if (.not. conjugate) then
                   finished = .true.
                   exit steps

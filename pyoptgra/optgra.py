@@ -104,7 +104,10 @@ class optgra:
     ``variable_scaling_factors``, constraints by their tolerance (pygmo's ``c_tol``; a zero entry
     means 1e-6), bound rows by ``bound_constraints_tolerance`` and the objective by
     ``merit_function_threshold``.  The run has converged when an iteration needs no correction
-    and the best step gains less than one ``merit_function_threshold``.
+    and the best step gains less than one ``merit_function_threshold``, together with the gains
+    still to come if the steps kept converging at their recent rate :math:`r` (the step's gain
+    must be below :math:`(1 - r)` thresholds, :math:`r \le 0.95` the larger of the last two
+    ratios of successive gains).
 
     Args:
         max_iterations: total number of iterations (one derivative evaluation each).
