@@ -18,6 +18,13 @@
 !> A bound row's column (one non-zero, constant during a run) is not even copied into r until it
 !> is first read.
 !>
+!> While every transformation is a row swap or a rotation by a quarter turn (only bound rows and
+!> other single-non-zero gradients included or excluded), Q is a signed permutation,
+!>     (Q x)(p) = sign(p) x(origin(p)),
+!> which is tracked (f%permutation): a single-non-zero column is then written directly at
+!> position(row) instead of replaying the record, and including one is O(1) (no search for the
+!> pivot, no scan of the eager columns: the candidates' columns pick the swap up when read).
+!>
 !> factor_include_all includes a list of outputs in order (the equalities).  Its result is kept,
 !> and the next call with the same outputs and bitwise the same gradients restores it instead of
 !> recomputing it: linear constraints are factorised once per run.
@@ -45,6 +52,14 @@ module optgra_active_set
       integer :: vector_used = 0
    end type op_record
 
+   !> Q as a signed permutation while it is one (valid): origin(p) is the physical row at
+   !> position p, position its inverse, sign(p) = +-1.
+   type :: signed_permutation
+      logical :: valid = .true.
+      integer, allocatable :: origin(:), position(:)
+      real(dp), allocatable :: sign(:)
+   end type signed_permutation
+
    !> The result of the last factor_include_all: the outputs it was given, their unreduced
    !> gradients, and what the factorisation held afterwards (their reduced columns, statuses,
    !> the active list and the transformations).
@@ -58,6 +73,7 @@ module optgra_active_set
       integer, allocatable :: list(:)
       logical, allocatable :: diagonal(:)
       type(op_record) :: ops
+      type(signed_permutation) :: permutation
    end type include_cache
 
    type :: factorisation
@@ -78,6 +94,7 @@ module optgra_active_set
       integer :: count = 0
       type(op_record) :: ops
       integer, allocatable :: applied(:)    ! (m+3) transformations applied to each column
+      type(signed_permutation) :: permutation
       type(include_cache) :: cache
    end type factorisation
 
@@ -111,7 +128,60 @@ contains
       f%count = 0
       f%applied = 0
       call ops_allocate(f%ops)
+      allocate (f%permutation%origin(n), f%permutation%position(n), f%permutation%sign(n))
+      call permutation_reset(f%permutation)
    end subroutine factor_allocate
+
+   !> Q = I.
+   pure subroutine permutation_reset(perm)
+      type(signed_permutation), intent(inout) :: perm
+      integer :: i
+      perm%valid = .true.
+      perm%origin = [(i, i = 1, size(perm%origin))]
+      perm%position = perm%origin
+      perm%sign = 1.0_dp
+   end subroutine permutation_reset
+
+   !> Compose the signed permutation with transformation op of the record: a swap of rows
+   !> (row, pivot), or a rotation (cos, sin) = (0, +-1) of rows (row, row+1), which maps
+   !> (x_row, x_row+1) to (sin x_row+1, -sin x_row); anything else ends the tracking.
+   pure subroutine permutation_follow(perm, ops, op)
+      type(signed_permutation), intent(inout) :: perm
+      type(op_record), intent(in) :: ops
+      integer, intent(in) :: op
+      integer :: a, b, moved
+      real(dp) :: sign_a
+
+      if (.not. perm%valid) return
+      a = ops%row(op)
+      if (ops%kind(op) == OP_ROTATE) then
+         if (ops%cos(op) /= 0.0_dp .or. abs(ops%sin(op)) /= 1.0_dp) then
+            perm%valid = .false.
+            return
+         end if
+         b = a + 1
+      else
+         if (ops%last(op) /= a) then
+            perm%valid = .false.
+            return
+         end if
+         b = ops%pivot(op)
+         if (b == a) return
+      end if
+      moved = perm%origin(a)
+      perm%origin(a) = perm%origin(b)
+      perm%origin(b) = moved
+      perm%position(perm%origin(a)) = a
+      perm%position(perm%origin(b)) = b
+      sign_a = perm%sign(a)
+      if (ops%kind(op) == OP_ROTATE) then
+         perm%sign(a) = ops%sin(op) * perm%sign(b)
+         perm%sign(b) = -ops%sin(op) * sign_a
+      else
+         perm%sign(a) = perm%sign(b)
+         perm%sign(b) = sign_a
+      end if
+   end subroutine permutation_follow
 
    subroutine ops_allocate(ops)
       type(op_record), intent(inout) :: ops
@@ -160,6 +230,7 @@ contains
       f%ops%count = 0
       f%ops%vector_used = 0
       f%applied = 0
+      call permutation_reset(f%permutation)
    end subroutine factor_reset
 
    !> Norm of the null-space part of column j.
@@ -183,12 +254,23 @@ contains
    subroutine factor_refresh(f, j)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: j
-      integer :: op
+      integer :: op, p
 
+      if (f%applied(j) == f%ops%count .and. f%stored(j)) return
+      if (f%permutation%valid .and. f%single_row(j) > 0) then
+         ! (Q g_j)(p) = sign(p) g_j(origin(p)): one non-zero, at p = position(row).
+         f%r(:, j) = 0.0_dp
+         p = f%permutation%position(f%single_row(j))
+         f%r(p, j) = f%permutation%sign(p) * f%single_value(j)
+         f%stored(j) = .true.
+         f%applied(j) = f%ops%count
+         return
+      end if
       if (.not. f%stored(j)) then
          f%r(:, j) = 0.0_dp
          f%r(f%single_row(j), j) = f%single_value(j)
          f%stored(j) = .true.
+         f%applied(j) = 0
       end if
       do op = f%applied(j) + 1, f%ops%count
          call apply_op(f%ops, op, f%r(:, j))
@@ -301,6 +383,10 @@ contains
       k = f%count
       if (k >= f%n) return
       call factor_refresh(f, j)
+      if (f%permutation%valid .and. f%single_row(j) > 0) then
+         call include_single(f, j, accepted)
+         return
+      end if
       reduced_norm = norm2(f%r(k + 1:f%n, j))
       if (reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * f%norm(j)) return
 
@@ -352,6 +438,7 @@ contains
          v = 0.0_dp
       end if
       call record_op(f%ops, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
+      call permutation_follow(f%permutation, f%ops, f%ops%count)
       do c = 1, size(columns)
          f%applied(columns(c)) = f%ops%count
       end do
@@ -364,6 +451,47 @@ contains
       f%status(j) = k + 1
       accepted = .true.
    end subroutine factor_include
+
+   !> factor_include for a column with one non-zero while Q is a signed permutation: the
+   !> non-zero is at p = position(row); the column depends on the active ones when p <= k, else
+   !> the swap of rows k+1 and p is the whole transformation.  It is applied at once to the
+   !> merit and auxiliary columns only; the active columns are zero in both rows (nothing to do)
+   !> and the candidates' columns replay it when read.
+   subroutine include_single(f, j, accepted)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: j
+      logical, intent(out) :: accepted
+      real(dp) :: swap, none(1)
+      integer :: k, pivot, col, i, previous
+
+      k = f%count
+      pivot = f%permutation%position(f%single_row(j))
+      accepted = pivot > k .and. f%r(pivot, j) /= 0.0_dp
+      if (.not. accepted) return
+      previous = f%ops%count
+      none = 0.0_dp
+      call record_op(f%ops, OP_REFLECT, k + 1, pivot, k + 1, 0.0_dp, none, 0.0_dp, 0.0_dp)
+      call permutation_follow(f%permutation, f%ops, f%ops%count)
+      do col = f%m + 1, f%m + 3
+         if (f%applied(col) /= previous .or. .not. f%stored(col) .or. f%status(col) == STATUS_PASSIVE &
+             .or. f%status(col) == STATUS_IGNORED) cycle
+         swap = f%r(k + 1, col)
+         f%r(k + 1, col) = f%r(pivot, col)
+         f%r(pivot, col) = swap
+         f%applied(col) = f%ops%count
+      end do
+      do i = 1, k
+         col = f%list(i)
+         if (f%applied(col) == previous) f%applied(col) = f%ops%count
+      end do
+      f%r(k + 1, j) = f%r(pivot, j)
+      if (pivot /= k + 1) f%r(pivot, j) = 0.0_dp
+      f%applied(j) = f%ops%count
+      f%count = k + 1
+      f%list(k + 1) = j
+      f%diagonal(k + 1) = .true.
+      f%status(j) = k + 1
+   end subroutine include_single
 
    !> Include outputs(1), outputs(2), ... in this order (one that depends on those before it
    !> becomes passive).  Their columns are reduced only when each is included (left-looking), not
@@ -386,6 +514,7 @@ contains
             f%list(1:f%count) = cache%list
             f%diagonal(1:f%count) = cache%diagonal
             f%ops = cache%ops
+            f%permutation = cache%permutation
             f%stored(outputs) = .true.
             f%applied(outputs) = f%ops%count
          end associate
@@ -400,7 +529,8 @@ contains
       call factor_refresh_all(f, outputs)
       f%cache = include_cache(valid=.true., outputs=outputs, gradients=gradients(:, outputs), &
                               reduced=f%r(:, outputs), status=f%status(outputs), count=f%count, &
-                              list=f%list(1:f%count), diagonal=f%diagonal(1:f%count), ops=f%ops)
+                              list=f%list(1:f%count), diagonal=f%diagonal(1:f%count), ops=f%ops, &
+                              permutation=f%permutation)
    end subroutine factor_include_all
 
    !> Bring the given columns up to date.
@@ -464,6 +594,7 @@ contains
          f%r(i, col) = rho
          f%r(i + 1, col) = 0.0_dp
          call record_op(f%ops, OP_ROTATE, i, i, i + 1, 0.0_dp, none, cs, sn)
+         call permutation_follow(f%permutation, f%ops, f%ops%count)
          do c = 1, size(columns)
             f%applied(columns(c)) = f%ops%count
          end do
