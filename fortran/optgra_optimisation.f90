@@ -21,7 +21,7 @@
 module optgra_optimisation
    use optgra_kinds
    use optgra_state, only: engine_state
-   use optgra_problem, only: is_bound_row, directional_derivative, directional_derivatives, clip_to_box
+   use optgra_problem, only: is_bound_row, directional_derivative, clip_to_box
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step, smallest_positive_root
@@ -52,10 +52,9 @@ contains
       real(dp) :: g(st%problem%n), d(st%problem%n), d_minus(st%problem%n)
       real(dp) :: second_order(st%problem%n), q(st%problem%m + 1), rayleigh(st%problem%m + 1)
       real(dp) :: slope(st%problem%m + 1), curvature(st%problem%m + 1)
-      logical :: moving(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
       real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, probe_step
-      integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made
+      integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made, i_bound
       logical :: conjugate, done, reuse, bent
       character(len=200) :: line
 
@@ -140,14 +139,34 @@ contains
 
             ! First passive constraint reached along the curved path c_j + gamma_j u + kappa_j u^2 / 2:
             ! gamma_j = g_j . d, kappa_j = q_j - g_j A^+ q_A = q_j - g_j . second_order.
-            moving = [f%status(1:m) <= 0 .and. f%status(1:m) /= STATUS_IGNORED, .true.]
-            slope = directional_derivatives(st%problem, gj, d, moving)
+            ! One pass over the moving outputs (passive and candidates): their rates, and the
+            ! roots of the passive ones; a bound row's gradient is its slope at its variable.
+            slope = 0.0_dp
             curvature = q
-            if (bent) curvature = q - directional_derivatives(st%problem, gj, second_order, moving)
             hit = 0
-            do j = 1, m
+            do j = 1, merit
+               if (j <= m) then
+                  if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
+               end if
+               if (j > st%problem%m_user .and. j <= m) then
+                  i_bound = j - st%problem%m_user
+                  slope(j) = st%problem%bound_slope(i_bound) * d(st%problem%bound_variable(i_bound))
+                  if (bent) curvature(j) = q(j) - st%problem%bound_slope(i_bound) &
+                                           * second_order(st%problem%bound_variable(i_bound))
+               else
+                  slope(j) = dot_product(gj(:, j), d)
+                  if (bent) curvature(j) = q(j) - dot_product(gj(:, j), second_order)
+               end if
+               if (j > m) cycle
                if (f%status(j) /= STATUS_PASSIVE) cycle
-               u = smallest_positive_root(0.5_dp * curvature(j), slope(j), st%c(j))
+               if (0.5_dp * curvature(j) == 0.0_dp) then
+                  ! the linear case of smallest_positive_root, without the call
+                  if (slope(j) == 0.0_dp) cycle
+                  u = -st%c(j) / slope(j)
+                  if (.not. u > 0.0_dp) cycle
+               else
+                  u = smallest_positive_root(0.5_dp * curvature(j), slope(j), st%c(j))
+               end if
                if (u * big_d < t) then
                   t = u * big_d
                   hit = j
@@ -166,7 +185,12 @@ contains
             st%memory%step_length = st%memory%step_length + t
             st%memory%predicted_gain = st%memory%predicted_gain + a * t + b * t**2
             if (outcome /= OUTCOME_CONSTRAINT) exit steps
-            where (moving) st%c = st%c + u * slope + 0.5_dp * u**2 * curvature
+            do j = 1, merit
+               if (j <= m) then
+                  if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
+               end if
+               st%c(j) = st%c(j) + u * slope(j) + 0.5_dp * u**2 * curvature(j)
+            end do
             st%c(hit) = 0.0_dp
             reuse = is_bound_row(st%problem, hit) .and. probes_made >= MAX_WALK_PROBES
          end do steps
