@@ -381,9 +381,16 @@ contains
             ! p is built, which pays when many bounds are candidates.
             bound_candidates = count(f%status(st%problem%m_user + 1:st%problem%m) == STATUS_CANDIDATE)
             general_active = count(f%list(1:f%count) <= st%problem%m_user)
-            if (bound_candidates > 1 .and. general_active == 0) then
+            if (bound_candidates > 0 .and. general_active == 0) then
                if (.not. any(f%status(1:st%problem%m_user) == STATUS_CANDIDATE)) then
-                  if (include_bound_round(st, nu, dg) > 0) cycle
+                  if (include_bound_closure(st, nu, dg) > 0) then
+                     ! Nothing to release (a bound row included with a negative rate has a
+                     ! positive multiplier) and nothing more to include: the greedy's end.
+                     dg = null_norm(f, merit)
+                     nu = -multipliers(f, merit)
+                     done = .true.
+                     return
+                  end if
                end if
             end if
             physical = bound_candidates > 0 .and. (general_active == 0 .or. &
@@ -416,40 +423,50 @@ contains
       end associate
    end subroutine refine_active_set
 
-   !> One round of the greedy inclusion when only bound rows are active or candidates.  The rate
-   !> of bound row j (variable i) is g_j . p / |p| = slope_j p_i / |p|, and including another
-   !> bound row only zeroes that row's own component of p: the numerators stay, |p| drops, so a
-   !> candidate that is (or becomes) significant with a negative rate stays so.  The greedy
-   !> therefore includes exactly the closure of these candidates, whatever the order: this round
-   !> includes, in index order, all that qualify at the current dg (the caller repeats rounds
-   !> until none is left).  Returns how many were included.
-   integer function include_bound_round(st, nu, dg) result(included)
+   !> The greedy inclusion when only bound rows are active or candidates.  The rate of bound
+   !> row j (variable i) is g_j . p / |p| = slope_j p_i / |p|, and including another bound row
+   !> only zeroes that row's own component of p: the numerators stay, |p| drops, so a candidate
+   !> that is (or becomes) significant with a negative rate stays so.  The greedy therefore
+   !> includes exactly the closure of these candidates, whatever the order: each round includes,
+   !> in index order, all that qualify at the current dg = |p|, until a round includes none.
+   !> Returns how many were included.
+   integer function include_bound_closure(st, nu, dg_start) result(included)
       type(engine_state), intent(inout), target :: st
-      real(dp), intent(in) :: nu(:), dg
-      real(dp) :: projected(st%problem%n), rate
+      real(dp), intent(in) :: nu(:), dg_start
+      real(dp) :: projected(st%problem%n), rate, dg
       logical :: taken(st%problem%n), accepted
-      integer :: j, i
+      integer :: j, i, round, this_round
 
       included = 0
+      ! p_i at a variable without an active row is the merit's own derivative, however many
+      ! other rows are included: one p serves every round.
       projected = projected_merit_gradient(st, nu)
       taken = .false.
+      dg = dg_start
       associate (f => st%factor, p => st%problem)
-         do j = p%m_user + 1, p%m
-            if (f%status(j) /= STATUS_CANDIDATE) cycle
-            i = p%bound_variable(j - p%m_user)
-            if (taken(i)) cycle  ! the other bound of a variable just fixed: left to the greedy
-            rate = directional_derivative(p, st%jacobian, j, projected) / dg
-            if (abs(rate) * p%max_distance < SIGNIFICANT_CHANGE) cycle
-            if (rate / f%norm(j) >= 0.0_dp) cycle
-            call factor_include(f, j, accepted)
-            if (accepted) then
-               taken(i) = .true.
-               included = included + 1
-            else
-               f%status(j) = STATUS_PASSIVE
-            end if
+         do round = 1, p%n_bounds + 1
+            this_round = 0
+            do j = p%m_user + 1, p%m
+               if (f%status(j) /= STATUS_CANDIDATE) cycle
+               i = p%bound_variable(j - p%m_user)
+               if (taken(i)) cycle  ! the other bound of a variable just fixed: left to the greedy
+               rate = directional_derivative(p, st%jacobian, j, projected) / dg
+               if (abs(rate) * p%max_distance < SIGNIFICANT_CHANGE) cycle
+               if (rate / f%norm(j) >= 0.0_dp) cycle
+               call factor_include(f, j, accepted)
+               if (accepted) then
+                  taken(i) = .true.
+                  this_round = this_round + 1
+               else
+                  f%status(j) = STATUS_PASSIVE
+               end if
+            end do
+            included = included + this_round
+            if (this_round == 0) exit
+            dg = null_norm(f, p%m + 1)
+            if (dg == 0.0_dp) exit
          end do
       end associate
-   end function include_bound_round
+   end function include_bound_closure
 
 end module optgra_optimisation
