@@ -12,7 +12,7 @@ module optgra_correction
    use optgra_kinds
    use optgra_state, only: engine_state, MODE_OPTIMISE
    use optgra_problem, only: violated, total_violation, directional_derivatives, is_bound_row, &
-                             clip_to_box
+                             clip_to_box, directional_derivative
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step
@@ -29,6 +29,10 @@ module optgra_correction
    integer, parameter :: MAX_REPEATS = 20
 
    integer, parameter :: WALK_FEASIBLE = 1, WALK_HOPELESS = 2, WALK_RADIUS = 3, WALK_FAILED = 4
+   !> equality_moves: done, the walk goes on.
+   integer, parameter :: WALK_ON = 0
+   !> Violated equalities from which the minimum-norm moves replace the walk's one-per-move path.
+   integer, parameter :: MANY_EQUALITIES = 10
 
 contains
 
@@ -163,16 +167,15 @@ contains
       outcome = WALK_FAILED
       associate (f => st%factor, g => st%jacobian, radius => st%problem%max_distance)
          levels: do level = lowest, highest
+            call equality_moves(st, kind, priority, level, hits, outcome)
+            if (outcome /= WALK_ON) return
+            outcome = WALK_FAILED
             moves: do move = 1, MAX_REPEATS * (m + 1)
                ! Classify the constraints that are not active at this level.
+               call classify_at_level(f, kind, priority, level, st%c)
                direction = 0
                do j = 1, m
                   if (f%status(j) > 0 .or. kind(j) == TYPE_IGNORED) cycle
-                  if (priority(j) > level .or. abs(st%c(j)) > BOUNDARY_BAND) then
-                     f%status(j) = STATUS_PASSIVE
-                  else
-                     f%status(j) = STATUS_CANDIDATE
-                  end if
                   if (priority(j) <= level) then
                      if (st%c(j) < -BOUNDARY_BAND) direction(j) = -1
                      if (kind(j) == TYPE_EQUALITY .and. st%c(j) > BOUNDARY_BAND) direction(j) = 1
@@ -269,5 +272,120 @@ contains
          end do levels
       end associate
    end subroutine walk
+
+   !> Status of the constraints not active at a level: candidates when on their boundary (within
+   !> the band) and at or below the level, else passive (stops of the moves only).
+   subroutine classify_at_level(f, kind, priority, level, c)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: kind(:), priority(:), level
+      real(dp), intent(in) :: c(:)
+      integer :: j
+
+      do j = 1, size(kind)
+         if (f%status(j) > 0 .or. kind(j) == TYPE_IGNORED) cycle
+         if (priority(j) > level .or. abs(c(j)) > BOUNDARY_BAND) then
+            f%status(j) = STATUS_PASSIVE
+         else
+            f%status(j) = STATUS_CANDIDATE
+         end if
+      end do
+   end subroutine classify_at_level
+
+   !> Minimum-norm moves onto the linearised equalities of a level, before its walk:
+   !>     d = -A^T (A A^T)^{-1} c_A,
+   !> A the active gradients (the level's equalities first, in index order, then any inequality
+   !> the moves hold), c_A their values.  The first move includes every equality at once, so
+   !> linear equalities reuse the factorisation of the last optimisation step; the walk would
+   !> reach them one per move at O(m n) each.  Used when the equalities are linear (their
+   !> factorisation is cached) or at least MANY_EQUALITIES of them are violated; otherwise the
+   !> walk of SPEC 3.5 restores them, whose path the small nonlinear problems were tuned to.  A move stops at the first passive
+   !> constraint it reaches or at the radius; a candidate inequality that d would violate is held
+   !> on its boundary (included) and d recomputed.  On return (outcome WALK_ON) the equalities are
+   !> active and zero in the linear model, and the walk goes on with the inequalities.
+   subroutine equality_moves(st, kind, priority, level, hits, outcome)
+      type(engine_state), intent(inout), target :: st
+      integer, intent(in) :: kind(:), priority(:), level
+      integer, intent(inout) :: hits(:)
+      integer, intent(out) :: outcome
+      real(dp) :: d(st%problem%n), slope(st%problem%m + 1), step, t, dn, rate, best
+      logical :: moving(st%problem%m + 1), accepted
+      integer, allocatable :: equalities(:), own(:)
+      integer :: m, j, hit, pick, move
+
+      m = st%problem%m
+      outcome = WALK_ON
+      associate (f => st%factor, g => st%jacobian, c => st%c, radius => st%problem%max_distance)
+         ! The level's equalities that are not active yet; nothing to do unless one is violated.
+         equalities = pack([(j, j = 1, m)], [(kind(j) == TYPE_EQUALITY .and. priority(j) <= level &
+                                             .and. f%status(j) <= 0, j = 1, m)])
+         ! The problem's own equalities first, as the optimisation step includes them.
+         own = pack(equalities, st%problem%kind(equalities) == TYPE_EQUALITY)
+         if (.not. (count(abs(c(equalities)) > BOUNDARY_BAND) >= MANY_EQUALITIES .or. &
+                    (any(abs(c(equalities)) > BOUNDARY_BAND) .and. factor_cached(f, own, g)))) return
+         call classify_at_level(f, kind, priority, level, c(1:m))
+         call factor_include_all(f, own, g)
+         do j = 1, size(equalities)
+            if (f%status(equalities(j)) > 0) cycle
+            call factor_include(f, equalities(j), accepted)
+            if (.not. accepted) f%status(equalities(j)) = STATUS_PASSIVE
+         end do
+         do move = 1, MAX_REPEATS * (m + 1)
+            ! d with A d = -c_A and d in the row space of A.
+            d = active_combination(f, g, backward_solve(f, forward_solve(f, -c(f%list(1:f%count)))))
+            dn = norm2(d)
+            if (dn == 0.0_dp) return
+            ! Hold the candidate inequality that d violates fastest, then recompute d.
+            pick = 0
+            best = 0.0_dp
+            do j = 1, m
+               if (f%status(j) /= STATUS_CANDIDATE .or. kind(j) == TYPE_EQUALITY .or. priority(j) > level) cycle
+               rate = directional_derivative(st%problem, g, j, d) / dn
+               if (rate * radius > -SIGNIFICANT_CHANGE) cycle
+               if (rate / f%norm(j) < best) then
+                  best = rate / f%norm(j)
+                  pick = j
+               end if
+            end do
+            if (pick > 0) then
+               call factor_include(f, pick, accepted)
+               if (.not. accepted) f%status(pick) = STATUS_PASSIVE
+               cycle
+            end if
+            ! Up to the zero of the active values (t = 1), the radius, or the first passive hit.
+            step = min(1.0_dp, ball_step(st%x - st%memory%reference_point, d, radius))
+            moving = [f%status(1:m) <= 0 .and. kind /= TYPE_IGNORED, .true.]
+            slope = directional_derivatives(st%problem, g, d, moving)
+            hit = 0
+            do j = 1, m
+               if (f%status(j) /= STATUS_PASSIVE .or. kind(j) == TYPE_IGNORED .or. slope(j) == 0.0_dp) cycle
+               t = -c(j) / slope(j)
+               if (t > 0.0_dp .and. t < step) then
+                  step = t
+                  hit = j
+               end if
+            end do
+            st%x = st%x + step * d
+            st%memory%moved = st%memory%moved + step * dn
+            where (moving) c = c + step * slope
+            ! g_a . d = -c_a for the active outputs.
+            c(f%list(1:f%count)) = (1.0_dp - step) * c(f%list(1:f%count))
+            if (hit > 0) then
+               c(hit) = 0.0_dp
+               f%status(hit) = STATUS_CANDIDATE
+               hits(hit) = hits(hit) + 1
+               if (hits(hit) >= MAX_REPEATS) then
+                  outcome = WALK_FAILED
+                  return
+               end if
+            else if (step < 1.0_dp) then
+               outcome = WALK_RADIUS
+               return
+            else
+               return
+            end if
+         end do
+         outcome = WALK_FAILED
+      end associate
+   end subroutine equality_moves
 
 end module optgra_correction
