@@ -281,7 +281,7 @@ contains
       real(dp), intent(in) :: c(:)
       integer :: j
 
-      do j = 1, size(kind)
+      do j = 1, size(priority)
          if (f%status(j) > 0 .or. kind(j) == TYPE_IGNORED) cycle
          if (priority(j) > level .or. abs(c(j)) > BOUNDARY_BAND) then
             f%status(j) = STATUS_PASSIVE
@@ -353,7 +353,7 @@ contains
             end if
             ! Up to the zero of the active values (t = 1), the radius, or the first passive hit.
             step = min(1.0_dp, ball_step(st%x - st%memory%reference_point, d, radius))
-            moving = [f%status(1:m) <= 0 .and. kind /= TYPE_IGNORED, .true.]
+            moving = [f%status(1:m) <= 0 .and. kind(1:m) /= TYPE_IGNORED, .true.]
             slope = directional_derivatives(st%problem, g, d, moving)
             hit = 0
             do j = 1, m
