@@ -151,10 +151,8 @@ contains
       integer, intent(in) :: kind(:), priority(:), lowest, highest
       integer, intent(out) :: outcome
       integer :: direction(st%problem%m), hits(st%problem%m), inclusions(st%problem%m)
-      real(dp) :: h(st%problem%n), d(st%problem%n), phi, step, rate, t, best, effective
-      real(dp) :: pnorm, slope(st%problem%m + 1)
+      real(dp) :: h(st%problem%n), d(st%problem%n), phi, step, rate, best, effective, pnorm
       real(dp), allocatable :: mu(:)
-      logical :: moving(st%problem%m + 1)
       integer :: m, n, level, j, i, hit, pick, move, refine, aux
       logical :: accepted
 
@@ -245,21 +243,7 @@ contains
                ! Unit direction d = (h - sum mu_i g_{a_i}) / |p|, up to the ball or the first hit.
                d = (h - active_combination(f, g, mu)) / pnorm
                step = ball_step(st%x - st%memory%reference_point, d, radius)
-               hit = 0
-               ! Rates along d from the unreduced gradients: g_j . d = p_j . p_aux / |p_aux|.
-               moving = [f%status(1:m) <= 0 .and. f%status(1:m) /= STATUS_IGNORED, .true.]
-               slope = directional_derivatives(st%problem, g, d, moving)
-               do j = 1, m
-                  if (f%status(j) /= STATUS_PASSIVE .or. slope(j) == 0.0_dp) cycle
-                  t = -st%c(j) / slope(j)
-                  if (t > 0.0_dp .and. t < step) then
-                     step = t
-                     hit = j
-                  end if
-               end do
-               st%x = st%x + step * d
-               st%memory%moved = st%memory%moved + step
-               where (moving) st%c = st%c + step * slope
+               call move_to_first_hit(st, d, 1.0_dp, step, hit)
                if (hit == 0) then
                   outcome = WALK_RADIUS
                   return
@@ -272,6 +256,37 @@ contains
          end do levels
       end associate
    end subroutine walk
+
+   !> x <- x + step d, with step (on entry its limit) shortened to where the first passive
+   !> constraint's linear model c_j + step g_j . d reaches zero (hit, else 0); the outputs that
+   !> are not active follow their linear model, and moved grows by step |d| (length = |d|).
+   subroutine move_to_first_hit(st, d, length, step, hit)
+      type(engine_state), intent(inout), target :: st
+      real(dp), intent(in) :: d(:), length
+      real(dp), intent(inout) :: step
+      integer, intent(out) :: hit
+      real(dp) :: slope(st%problem%m + 1), t
+      logical :: moving(st%problem%m + 1)
+      integer :: j, m
+
+      m = st%problem%m
+      associate (f => st%factor)
+         moving = [f%status(1:m) <= 0 .and. f%status(1:m) /= STATUS_IGNORED, .true.]
+         slope = directional_derivatives(st%problem, st%jacobian, d, moving)
+         hit = 0
+         do j = 1, m
+            if (f%status(j) /= STATUS_PASSIVE .or. slope(j) == 0.0_dp) cycle
+            t = -st%c(j) / slope(j)
+            if (t > 0.0_dp .and. t < step) then
+               step = t
+               hit = j
+            end if
+         end do
+         st%x = st%x + step * d
+         st%memory%moved = st%memory%moved + step * length
+         where (moving) st%c = st%c + step * slope
+      end associate
+   end subroutine move_to_first_hit
 
    !> Status of the constraints not active at a level: candidates when on their boundary (within
    !> the band) and at or below the level, else passive (stops of the moves only).
@@ -307,8 +322,8 @@ contains
       integer, intent(in) :: kind(:), priority(:), level
       integer, intent(inout) :: hits(:)
       integer, intent(out) :: outcome
-      real(dp) :: d(st%problem%n), slope(st%problem%m + 1), step, t, dn, rate, best
-      logical :: moving(st%problem%m + 1), accepted
+      real(dp) :: d(st%problem%n), step, dn, rate, best
+      logical :: accepted
       integer, allocatable :: equalities(:), own(:)
       integer :: m, j, hit, pick, move
 
@@ -353,20 +368,7 @@ contains
             end if
             ! Up to the zero of the active values (t = 1), the radius, or the first passive hit.
             step = min(1.0_dp, ball_step(st%x - st%memory%reference_point, d, radius))
-            moving = [f%status(1:m) <= 0 .and. kind(1:m) /= TYPE_IGNORED, .true.]
-            slope = directional_derivatives(st%problem, g, d, moving)
-            hit = 0
-            do j = 1, m
-               if (f%status(j) /= STATUS_PASSIVE .or. kind(j) == TYPE_IGNORED .or. slope(j) == 0.0_dp) cycle
-               t = -c(j) / slope(j)
-               if (t > 0.0_dp .and. t < step) then
-                  step = t
-                  hit = j
-               end if
-            end do
-            st%x = st%x + step * d
-            st%memory%moved = st%memory%moved + step * dn
-            where (moving) c = c + step * slope
+            call move_to_first_hit(st, d, dn, step, hit)
             ! g_a . d = -c_a for the active outputs.
             c(f%list(1:f%count)) = (1.0_dp - step) * c(f%list(1:f%count))
             if (hit > 0) then

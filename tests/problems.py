@@ -93,20 +93,15 @@ class MixedInteger:
         return 1
 
 
-class Batched:
-    """A problem without gradient that also evaluates batches (for ``pygmo.member_bfe``): the
-    wrapped UDP's fitness, bounds and constraint counts, point by point.  Module level, so that
-    it pickles into the processes of ``pygmo.mp_bfe``."""
+class Forwarding:
+    """The wrapped UDP's fitness, bounds and constraint counts (no gradient): a base for
+    wrappers that add or observe something."""
 
     def __init__(self, udp):
         self.udp = udp
 
     def fitness(self, x):
         return self.udp.fitness(x)
-
-    def batch_fitness(self, dvs):
-        nx = len(self.get_bounds()[0])
-        return np.concatenate([np.asarray(self.fitness(x), dtype=float) for x in np.reshape(dvs, (-1, nx))])
 
     def get_bounds(self):
         return self.udp.get_bounds()
@@ -116,3 +111,13 @@ class Batched:
 
     def get_nic(self):
         return self.udp.get_nic()
+
+
+class Batched(Forwarding):
+    """A problem without gradient that also evaluates batches (for ``pygmo.member_bfe``): the
+    wrapped UDP's fitness, bounds and constraint counts, point by point.  Module level, so that
+    it pickles into the processes of ``pygmo.mp_bfe``."""
+
+    def batch_fitness(self, dvs):
+        nx = len(self.get_bounds()[0])
+        return np.concatenate([np.asarray(self.fitness(x), dtype=float) for x in np.reshape(dvs, (-1, nx))])

@@ -13,13 +13,14 @@ import pytest
 
 import hs_problems as H
 import pyoptgra
+from problems import Forwarding
 
 
-class Recording:
+class Recording(Forwarding):
     """Forwards to a UDP and records every point at which fitness or gradient is asked for."""
 
     def __init__(self, udp, with_gradient):
-        self.udp = udp
+        super().__init__(udp)
         self.with_gradient = with_gradient
         self.points = []
 
@@ -33,15 +34,6 @@ class Recording:
 
     def has_gradient(self):
         return self.with_gradient
-
-    def get_bounds(self):
-        return self.udp.get_bounds()
-
-    def get_nec(self):
-        return self.udp.get_nec()
-
-    def get_nic(self):
-        return self.udp.get_nic()
 
 
 def points_outside(problem, points):
