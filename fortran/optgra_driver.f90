@@ -233,14 +233,19 @@ contains
    contains
 
       !> Within its tolerances the optimum may still violate constraints, and a maximised merit
-      !> profits from that slack.  One more correction with the last derivatives, the active set
-      !> held on its boundary, brings every constraint within POLISH_BAND tolerances; the point
-      !> is kept only if that succeeds.
+      !> profits from that slack; or it may hold an active inequality anywhere inside its band,
+      !> short of the boundary the merit pushes it to.  One more correction with the last
+      !> derivatives, the active set held on its boundary, brings every constraint within
+      !> POLISH_BAND tolerances and the active ones onto their boundary; the point is kept only if
+      !> that succeeds.
       subroutine polish()
          real(dp) :: x_kept(st%problem%n), c_kept(st%problem%m + 1), polish_violation, polish_distance
          logical :: polished
 
-         if (.not. any(violated(st%problem%kind(1:st%problem%m), st%c(1:st%problem%m), POLISH_BAND))) return
+         associate (m => st%problem%m, c => st%c)
+            if (.not. any(violated(st%problem%kind(1:m), c(1:m), POLISH_BAND) .or. &
+                          (st%memory%previous_status > 0 .and. abs(c(1:m)) > POLISH_BAND))) return
+         end associate
          x_kept = st%x
          c_kept = st%c
          st%memory%moved = 0.0_dp

@@ -101,3 +101,15 @@ def test_a_slowly_converging_run_is_not_stopped_by_one_small_gain(name, x0):
     result = pyoptgra.optgra().solve(pygmo.problem(H.get_problem(name)), x0)
     assert result.status == pyoptgra.Status.OPTIMAL
     assert result.objective == pytest.approx(cls.f_star, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("name, x0", [("hs023", [3.337784785709853, 0.5157004678203315]),
+                                      ("hs017", [-0.5, 0.5157004678203315])])
+def test_active_inequalities_end_on_their_boundary(name, x0):
+    """From these starts the steps hold the active inequalities where they met them, less than
+    one tolerance inside their boundary (f was 2.0000033 for hs023's 2).  At the optimum the
+    last correction moves them onto the boundary the objective pushes them to."""
+    cls = type(H.get_problem(name))
+    result = pyoptgra.optgra().solve(pygmo.problem(H.get_problem(name)), x0)
+    assert result.status == pyoptgra.Status.OPTIMAL
+    assert result.objective == pytest.approx(cls.f_star, rel=1e-9, abs=1e-9)
