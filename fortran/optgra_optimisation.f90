@@ -24,7 +24,7 @@ module optgra_optimisation
    use optgra_problem, only: is_bound_row, directional_derivative, clip_to_box
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
-   use optgra_steps, only: ball_step, smallest_positive_root
+   use optgra_steps, only: ball_step, ball_step_from_products, first_root
    use optgra_log
    implicit none
    private
@@ -44,6 +44,37 @@ module optgra_optimisation
    !> Probes one step may spend before a bound stops asking for a new one.
    integer, parameter :: MAX_WALK_PROBES = 4
 
+   !> The bound walk: while Q is a signed permutation, only bound rows are active and no general
+   !> constraint is active or within its band, a pass of the walk lives on the free variables F
+   !> (those without an active row), without the factorisation:
+   !>   - g = P grad c_merit is grad c_merit on F and 0 elsewhere; the projections of the
+   !>     previous gradient and direction are those vectors on F; the conjugate direction's
+   !>     scalar products are sums over F, which change only when F does;
+   !>   - the path is straight (bound rows are linear: q_A = 0, A^+ q_A = 0), d is 0 off F, and
+   !>     what moves is x on F, the bound rows of F, the passive general constraints and the merit;
+   !>   - |x - x_ref|^2 is the sum over F plus that over the fixed variables, which no longer move.
+   !> The iterates are those of the general passes up to rounding.
+   type :: bound_walk
+      logical :: on = .false.
+      integer :: free_count = 0
+      integer, allocatable :: free(:)          ! (n) the free variables, free(1:free_count)
+      integer, allocatable :: slot(:)          ! (n) index of variable i in free, 0 when fixed
+      integer, allocatable :: rows(:, :)       ! (2, n) lower and upper bound row of i, 0: none
+      integer :: near_count = 0
+      integer, allocatable :: near(:)          ! (n_bounds) the bound rows of F within their band
+      ! sums over F: g.g, g_minus.g_minus, s.y, d_minus.y, y.g, s.g, d_minus.d_minus
+      ! (y = g - g_minus, s = x_ref - previous x_ref), valid while F is unchanged
+      logical :: products_valid = .false.
+      real(dp) :: gg = 0.0_dp, gm_gm = 0.0_dp, s_y = 0.0_dp, dm_y = 0.0_dp, y_g = 0.0_dp
+      real(dp) :: s_g = 0.0_dp, dm_dm = 0.0_dp
+      real(dp) :: ss = 0.0_dp                  ! s.s over all variables
+      real(dp) :: shift2_fixed = 0.0_dp        ! sum over the fixed i of (x_i - x_ref_i)^2
+      ! of the last direction formed: d.d, (x - x_ref).d and (x - x_ref)^2 on F, and the
+      ! first passive bound row of F that x + u d reaches, at u = root
+      real(dp) :: dd = 0.0_dp, shift_d = 0.0_dp, shift2_free = 0.0_dp, root = 0.0_dp
+      integer :: root_row = 0
+   end type bound_walk
+
 contains
 
    subroutine optimisation_phase(st, finished)
@@ -53,9 +84,10 @@ contains
       real(dp) :: second_order(st%problem%n), q(st%problem%m + 1), rayleigh(st%problem%m + 1)
       real(dp) :: slope(st%problem%m + 1), curvature(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
-      real(dp) :: dg, big_d, theta, beta, a, b, t, u, reach, probe_step
+      real(dp) :: dg, big_d, g_dot_d, theta, beta, a, b, t, u, reach, probe_step
       integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made, i_bound
-      logical :: conjugate, done, reuse, bent
+      logical :: conjugate, done, reuse, bent, formed
+      type(bound_walk) :: walk
       character(len=200) :: line
 
       m = st%problem%m
@@ -80,21 +112,23 @@ contains
          probes_made = 0
 
          steps: do pass = 1, 2 * (m + 1) + 10
-            call classify_constraints(st)
-            call refine_active_set(st, dg, nu, done)
-            if (.not. done) exit steps
-
-            g = projected_merit_gradient(st, nu)
+            if (walk%on) then
+               call walk_refine(dg)
+            else
+               call classify_constraints(st)
+               call refine_active_set(st, dg, nu, done)
+               if (.not. done) exit steps
+               g = projected_merit_gradient(st, nu)
+            end if
             if (dg * full_radius <= 1.0_dp) then
                finished = .true.
                exit steps
             end if
 
-            call choose_direction(theta, beta)
+            call choose_direction(theta, beta, formed)
             conjugate = theta /= 1.0_dp .or. beta /= 0.0_dp
             probes: do probe = 1, 2
-               d = theta * g + beta * d_minus
-               big_d = norm2(d)
+               if (.not. formed) call form_direction(theta, beta)
                if (big_d == 0.0_dp) then
                   finished = .true.
                   exit steps
@@ -129,9 +163,15 @@ contains
                beta = 0.0_dp
                conjugate = .false.
                reuse = .false.
+               formed = .false.
             end do probes
             ! The step itself stays inside the current (adaptive) radius around x_ref.
-            reach = ball_step(st%x - x_ref, d, radius) * big_d
+            if (walk%on) then
+               reach = ball_step_from_products(walk%dd, walk%shift_d, walk%shift2_free + walk%shift2_fixed, &
+                                               radius) * big_d
+            else
+               reach = ball_step(st%x - x_ref, d, radius) * big_d
+            end if
             if (t > reach) then
                t = reach
                outcome = OUTCOME_LIMIT
@@ -139,40 +179,37 @@ contains
 
             ! First passive constraint reached along the curved path c_j + gamma_j u + kappa_j u^2 / 2:
             ! gamma_j = g_j . d, kappa_j = q_j - g_j A^+ q_A = q_j - g_j . second_order.
-            ! One pass over the moving outputs (passive and candidates): their rates, and the
-            ! roots of the passive ones; a bound row's gradient is its slope at its variable.
-            slope = 0.0_dp
-            curvature = q
-            hit = 0
-            do j = 1, merit
-               if (j <= m) then
-                  if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
-               end if
-               if (j > st%problem%m_user .and. j <= m) then
-                  i_bound = j - st%problem%m_user
-                  slope(j) = st%problem%bound_slope(i_bound) * d(st%problem%bound_variable(i_bound))
-                  if (bent) curvature(j) = q(j) - st%problem%bound_slope(i_bound) &
-                                           * second_order(st%problem%bound_variable(i_bound))
-               else
-                  slope(j) = dot_product(gj(:, j), d)
-                  if (bent) curvature(j) = q(j) - dot_product(gj(:, j), second_order)
-               end if
-               if (j > m) cycle
-               if (f%status(j) /= STATUS_PASSIVE) cycle
-               if (0.5_dp * curvature(j) == 0.0_dp) then
-                  ! the linear case of smallest_positive_root, without the call
-                  if (slope(j) == 0.0_dp) cycle
-                  u = -st%c(j) / slope(j)
-                  if (.not. u > 0.0_dp) cycle
-               else
-                  u = smallest_positive_root(0.5_dp * curvature(j), slope(j), st%c(j))
-               end if
-               if (u * big_d < t) then
-                  t = u * big_d
-                  hit = j
-                  outcome = OUTCOME_CONSTRAINT
-               end if
-            end do
+            if (walk%on) then
+               call walk_first_hit(t, hit, outcome)
+            else
+               ! One pass over the moving outputs (passive and candidates): their rates, and the
+               ! roots of the passive ones; a bound row's gradient is its slope at its variable.
+               slope = 0.0_dp
+               curvature = q
+               hit = 0
+               do j = 1, merit
+                  if (j <= m) then
+                     if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
+                  end if
+                  if (j > st%problem%m_user .and. j <= m) then
+                     i_bound = j - st%problem%m_user
+                     slope(j) = st%problem%bound_slope(i_bound) * d(st%problem%bound_variable(i_bound))
+                     if (bent) curvature(j) = q(j) - st%problem%bound_slope(i_bound) &
+                                              * second_order(st%problem%bound_variable(i_bound))
+                  else
+                     slope(j) = dot_product(gj(:, j), d)
+                     if (bent) curvature(j) = q(j) - dot_product(gj(:, j), second_order)
+                  end if
+                  if (j > m) cycle
+                  if (f%status(j) /= STATUS_PASSIVE) cycle
+                  u = first_root(st%c(j), slope(j), curvature(j))
+                  if (u * big_d < t) then
+                     t = u * big_d
+                     hit = j
+                     outcome = OUTCOME_CONSTRAINT
+                  end if
+               end do
+            end if
             u = t / big_d
             if (log_enabled(st%log, 3)) then
                write (line, '(a,i0,a,i0,a,es11.3,a,es11.3,a,es11.3,a,es11.3,a,2es11.3)') &
@@ -180,19 +217,25 @@ contains
                   ' curvature ', b, ' length ', t, ' theta beta ', theta, beta
                call log_message(st%log, 3, line)
             end if
-            st%x = st%x + u * d - 0.5_dp * u**2 * second_order
             st%memory%moved = st%memory%moved + t
             st%memory%step_length = st%memory%step_length + t
             st%memory%predicted_gain = st%memory%predicted_gain + a * t + b * t**2
-            if (outcome /= OUTCOME_CONSTRAINT) exit steps
-            do j = 1, merit
-               if (j <= m) then
-                  if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
-               end if
-               st%c(j) = st%c(j) + u * slope(j) + 0.5_dp * u**2 * curvature(j)
-            end do
+            if (walk%on) then
+               call walk_advance(u, hit, outcome == OUTCOME_CONSTRAINT)
+               if (outcome /= OUTCOME_CONSTRAINT) exit steps
+            else
+               st%x = st%x + u * d - 0.5_dp * u**2 * second_order
+               if (outcome /= OUTCOME_CONSTRAINT) exit steps
+               do j = 1, merit
+                  if (j <= m) then
+                     if (f%status(j) > 0 .or. f%status(j) == STATUS_IGNORED) cycle
+                  end if
+                  st%c(j) = st%c(j) + u * slope(j) + 0.5_dp * u**2 * curvature(j)
+               end do
+            end if
             st%c(hit) = 0.0_dp
             reuse = is_bound_row(st%problem, hit) .and. probes_made >= MAX_WALK_PROBES
+            if (.not. walk%on) call walk_start()
          end do steps
          ! The step stops on the bounds it reaches; rounding may leave x a few ulps outside.
          st%x = clip_to_box(st%problem, st%x)
@@ -211,31 +254,44 @@ contains
       !> be undefined outside it); its displacement e from x_ref gives the Rayleigh quotients
       !>     rho_j = 2 (c_j(x_ref + e) - c_j(x_ref) - g_j . e) / |e|^2,   q_j = rho_j |d|^2,
       !> which are the second derivatives along d itself when the box does not cut the probe.
+      !> On the bound walk only bound rows are active: q_A = 0 and the path is straight.
       subroutine quadratic_model(probe_step, reusing)
          real(dp), intent(in) :: probe_step
          logical, intent(in) :: reusing
          real(dp) :: probe_values(st%problem%m + 1), probe_point(st%problem%n), e(st%problem%n), e2
          integer :: jj
 
-         q = 0.0_dp
-         if (reusing) then
-            q = rayleigh * big_d**2
-         else if (probe_step > 0.0_dp) then
-            probe_point = clip_to_box(st%problem, st%memory%reference_point + (probe_step / big_d) * d)
-            e = probe_point - st%memory%reference_point
-            e2 = dot_product(e, e)
-            if (e2 > 0.0_dp) then
-               call evaluate_values(st%problem, st%evaluator, probe_point, probe_values)
-               if (st%evaluator%status /= STATUS_OK) return
-               probes_made = probes_made + 1
-               do jj = 1, m + 1
-                  ! the bound rows are linear
-                  if (is_bound_row(st%problem, jj) .or. st%problem%kind(jj) == TYPE_IGNORED) cycle
-                  rayleigh(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
-                                   - dot_product(st%jacobian(:, jj), e)) / e2
-               end do
+         if (reusing .and. walk%on) then
+            ! the bound rows' quotients are zero, and so are their q
+            q(1:st%problem%m_user) = rayleigh(1:st%problem%m_user) * big_d**2
+            q(m + 1) = rayleigh(m + 1) * big_d**2
+         else
+            q = 0.0_dp
+            if (reusing) then
                q = rayleigh * big_d**2
+            else if (probe_step > 0.0_dp) then
+               probe_point = clip_to_box(st%problem, st%memory%reference_point + (probe_step / big_d) * d)
+               e = probe_point - st%memory%reference_point
+               e2 = dot_product(e, e)
+               if (e2 > 0.0_dp) then
+                  call evaluate_values(st%problem, st%evaluator, probe_point, probe_values)
+                  if (st%evaluator%status /= STATUS_OK) return
+                  probes_made = probes_made + 1
+                  do jj = 1, m + 1
+                     ! the bound rows are linear
+                     if (is_bound_row(st%problem, jj) .or. st%problem%kind(jj) == TYPE_IGNORED) cycle
+                     rayleigh(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
+                                      - dot_product(st%jacobian(:, jj), e)) / e2
+                  end do
+                  q = rayleigh * big_d**2
+               end if
             end if
+         end if
+         a = g_dot_d / big_d
+         if (walk%on) then
+            bent = .false.
+            b = 0.5_dp * q(merit) / big_d**2
+            return
          end if
          associate (f => st%factor)
             w = forward_solve(f, q(f%list(1:f%count)))
@@ -243,65 +299,398 @@ contains
             bent = any(w /= 0.0_dp)
             second_order = active_combination(f, st%jacobian, backward_solve(f, w))
             ! g.d = g_merit.d for d in the null space, without the rounding residue A d.
-            a = dot_product(g, d) / big_d
             b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
          end associate
       end subroutine quadratic_model
+
+      !> d = th g + be d_minus, its length big_d and g_dot_d = g.d; on the bound walk in one
+      !> pass over the free variables, which also gives the products of the trust-ball test
+      !> and the first bound row of F that the straight path reaches.
+      subroutine form_direction(th, be)
+         real(dp), intent(in) :: th, be
+         if (walk%on) then
+            call walk_direction(th, be)
+         else
+            d = th * g + be * d_minus
+            big_d = norm2(d)
+            g_dot_d = dot_product(g, d)
+         end if
+      end subroutine form_direction
 
       !> theta and beta of d = theta g + beta d_minus for the configured method, with the
       !> previous direction and gradient projected onto the current null space.  Falls back to
       !> steepest ascent when the conjugate direction would violate a boundary constraint or is
       !> not an ascent direction (g.d < 0, see the module header), or is only the rounding left
-      !> when theta g and beta d_minus cancel.
-      subroutine choose_direction(th, be)
+      !> when theta g and beta d_minus cancel.  formed: d (big_d, g_dot_d) is already
+      !> theta g + beta d_minus.
+      subroutine choose_direction(th, be, formed)
          real(dp), intent(out) :: th, be
-         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gm2, sy, dy, dn, gd
+         logical, intent(out) :: formed
+         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gm2, sy, dy, gd
+         real(dp) :: g_norm, d_minus_norm
+         integer :: k
 
-         associate (f => st%factor)
-            g_minus = st%memory%previous_gradient - active_combination(f, st%jacobian, multipliers(f, m + 3))
-            d_minus = st%memory%previous_direction - active_combination(f, st%jacobian, multipliers(f, m + 2))
-         end associate
-         y = g - g_minus
-         s = st%memory%reference_point - st%memory%previous_reference
-         gm2 = dot_product(g_minus, g_minus)
+         formed = .false.
          th = 1.0_dp
          be = 0.0_dp
-         select case (st%problem%method)
-         case (1)
-            if (gm2 > 1.0e-12_dp) then
-               th = -dot_product(d_minus, y) / gm2
-               be = dot_product(g, g) / gm2
-            end if
-         case (2)
-            sy = dot_product(s, y)
-            dy = dot_product(d_minus, y)
-            if (abs(sy) > 1.0e-12_dp .and. abs(dy) > 1.0e-12_dp) then
-               th = -dot_product(s, s) / sy
-               be = dot_product(-th * y - s, g) / dy
-            end if
-         case (3)
-            if (gm2 > 0.0_dp) be = dot_product(g, g) / gm2
-         end select
+         if (walk%on) then
+            call walk_coefficients(th, be)
+         else
+            associate (f => st%factor)
+               g_minus = st%memory%previous_gradient - active_combination(f, st%jacobian, multipliers(f, m + 3))
+               d_minus = st%memory%previous_direction - active_combination(f, st%jacobian, multipliers(f, m + 2))
+            end associate
+            y = g - g_minus
+            s = st%memory%reference_point - st%memory%previous_reference
+            gm2 = dot_product(g_minus, g_minus)
+            select case (st%problem%method)
+            case (1)
+               if (gm2 > 1.0e-12_dp) then
+                  th = -dot_product(d_minus, y) / gm2
+                  be = dot_product(g, g) / gm2
+               end if
+            case (2)
+               sy = dot_product(s, y)
+               dy = dot_product(d_minus, y)
+               if (abs(sy) > 1.0e-12_dp .and. abs(dy) > 1.0e-12_dp) then
+                  th = -dot_product(s, s) / sy
+                  be = dot_product(-th * y - s, g) / dy
+               end if
+            case (3)
+               if (gm2 > 0.0_dp) be = dot_product(g, g) / gm2
+            end select
+         end if
          if (th == 1.0_dp .and. be == 0.0_dp) return
-         d = th * g + be * d_minus
-         dn = norm2(d)
-         if (dn <= CANCELLATION * (abs(th) * norm2(g) + abs(be) * norm2(d_minus)) &
-             .or. dot_product(g, d) < 0.0_dp) then
+         call form_direction(th, be)
+         formed = .true.
+         if (walk%on) then
+            g_norm = sqrt(walk%gg)
+            d_minus_norm = sqrt(walk%dm_dm)
+         else
+            g_norm = norm2(g)
+            d_minus_norm = norm2(d_minus)
+         end if
+         if (big_d <= CANCELLATION * (abs(th) * g_norm + abs(be) * d_minus_norm) .or. g_dot_d < 0.0_dp) then
             th = 1.0_dp
             be = 0.0_dp
+            formed = .false.
             return
          end if
-         do j = 1, m
+         ! The candidates: on the bound walk those of F (the others do not move).
+         do k = 1, merge(walk%near_count, m, walk%on)
+            if (walk%on) then
+               j = walk%near(k)
+            else
+               j = k
+            end if
             if (st%factor%status(j) /= STATUS_CANDIDATE) cycle
             gd = directional_derivative(st%problem, st%jacobian, j, d)
-            if (abs(gd) / dn * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
+            if (abs(gd) / big_d * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
             if (st%problem%kind(j) == TYPE_EQUALITY .or. gd < 0.0_dp) then
                th = 1.0_dp
                be = 0.0_dp
+               formed = .false.
                return
             end if
          end do
       end subroutine choose_direction
+
+      ! ---- The bound walk (see the type bound_walk) ----
+
+      !> Enter the bound walk after a general pass that continues from a constraint, when it
+      !> applies: Q a signed permutation, only bound rows active (none to release), every
+      !> general constraint ignored or passive.  Sets up F, the bound rows' statuses and g, d
+      !> on the fixed variables (0: the values of the general pass there are rounding).
+      subroutine walk_start()
+         integer :: i, jb, jj, k, side
+         logical :: fixed
+
+         associate (f => st%factor, p => st%problem, c => st%c)
+            if (outcome /= OUTCOME_CONSTRAINT .or. .not. f%permutation%valid) return
+            do k = 1, f%count
+               jj = f%list(k)
+               if (jj <= p%m_user .or. c(jj) > 1.0_dp) return
+            end do
+            do jj = 1, p%m_user
+               if (f%status(jj) == STATUS_IGNORED) cycle
+               if (f%status(jj) > 0 .or. p%kind(jj) == TYPE_EQUALITY .or. c(jj) <= 1.0_dp) return
+            end do
+            if (.not. allocated(walk%free)) then
+               allocate (walk%free(n), walk%slot(n), walk%rows(2, n), walk%near(max(p%n_bounds, 1)))
+               walk%rows = 0
+               do jb = 1, p%n_bounds
+                  side = merge(1, 2, p%bound_sign(jb) > 0.0_dp)
+                  walk%rows(side, p%bound_variable(jb)) = p%m_user + jb
+               end do
+            end if
+            walk%on = .true.
+            f%status(1:p%m_user) = merge(STATUS_IGNORED, STATUS_PASSIVE, f%status(1:p%m_user) == STATUS_IGNORED)
+            walk%free_count = 0
+            walk%shift2_fixed = 0.0_dp
+            walk%near_count = 0
+            do i = 1, n
+               fixed = .false.
+               do side = 1, 2
+                  if (walk%rows(side, i) > 0) fixed = fixed .or. f%status(walk%rows(side, i)) > 0
+               end do
+               if (fixed) then
+                  walk%slot(i) = 0
+                  walk%shift2_fixed = walk%shift2_fixed + (st%x(i) - st%memory%reference_point(i))**2
+                  g(i) = 0.0_dp
+                  d(i) = 0.0_dp
+                  cycle
+               end if
+               walk%free_count = walk%free_count + 1
+               walk%free(walk%free_count) = i
+               walk%slot(i) = walk%free_count
+               call walk_classify(i)
+            end do
+            second_order = 0.0_dp
+            walk%ss = sum((st%memory%reference_point - st%memory%previous_reference)**2)
+            walk%products_valid = .false.
+         end associate
+      end subroutine walk_start
+
+      !> Status of the bound rows of free variable i from their values (classify_constraints),
+      !> the candidates noted in the near list.
+      subroutine walk_classify(i)
+         integer, intent(in) :: i
+         integer :: side, jj
+         do side = 1, 2
+            jj = walk%rows(side, i)
+            if (jj == 0) cycle
+            if (st%factor%status(jj) == STATUS_IGNORED) cycle
+            if (st%c(jj) <= 1.0_dp) then
+               st%factor%status(jj) = STATUS_CANDIDATE
+               walk%near_count = walk%near_count + 1
+               walk%near(walk%near_count) = jj
+            else
+               st%factor%status(jj) = STATUS_PASSIVE
+            end if
+         end do
+      end subroutine walk_classify
+
+      !> Variable i leaves F (one of its bound rows became active); it no longer moves.
+      subroutine walk_fix(i)
+         integer, intent(in) :: i
+         integer :: k
+         k = walk%slot(i)
+         walk%free(k) = walk%free(walk%free_count)
+         walk%slot(walk%free(k)) = k
+         walk%free_count = walk%free_count - 1
+         walk%slot(i) = 0
+         walk%shift2_fixed = walk%shift2_fixed + (st%x(i) - st%memory%reference_point(i))**2
+         g(i) = 0.0_dp
+         d(i) = 0.0_dp
+         walk%products_valid = .false.
+      end subroutine walk_fix
+
+      !> The sums over F of the conjugate direction's products, with g = grad c_merit,
+      !> g_minus = the previous gradient, d_minus = the previous direction, y = g - g_minus and
+      !> s = st%memory%reference_point - previous st%memory%reference_point on F.
+      subroutine walk_products()
+         integer :: k, i
+         real(dp) :: gi, gmi, dmi, si, yi
+         walk%gg = 0.0_dp
+         walk%gm_gm = 0.0_dp
+         walk%s_y = 0.0_dp
+         walk%dm_y = 0.0_dp
+         walk%y_g = 0.0_dp
+         walk%s_g = 0.0_dp
+         walk%dm_dm = 0.0_dp
+         do k = 1, walk%free_count
+            i = walk%free(k)
+            gi = g(i)
+            gmi = st%memory%previous_gradient(i)
+            dmi = st%memory%previous_direction(i)
+            si = st%memory%reference_point(i) - st%memory%previous_reference(i)
+            yi = gi - gmi
+            walk%gg = walk%gg + gi * gi
+            walk%gm_gm = walk%gm_gm + gmi * gmi
+            walk%s_y = walk%s_y + si * yi
+            walk%dm_y = walk%dm_y + dmi * yi
+            walk%y_g = walk%y_g + yi * gi
+            walk%s_g = walk%s_g + si * gi
+            walk%dm_dm = walk%dm_dm + dmi * dmi
+         end do
+         walk%products_valid = .true.
+      end subroutine walk_products
+
+      !> refine_active_set on the bound walk: no active row is released (a bound row's multiplier
+      !> gm_i / slope_j is constant during the phase, and was right when it was included), and
+      !> the greedy inclusion is the closure of include_bound_closure over the candidates of F.
+      !> dg = |g| = |grad c_merit on F|.
+      subroutine walk_refine(dg_out)
+         real(dp), intent(out) :: dg_out
+         integer :: round, k, jj, i, included
+         real(dp) :: rate
+         logical :: accepted
+
+         associate (f => st%factor, p => st%problem)
+            if (.not. walk%products_valid) call walk_products()
+            dg_out = sqrt(walk%gg)
+            do round = 1, p%n_bounds + 1
+               if (dg_out == 0.0_dp) return
+               included = 0
+               do k = 1, walk%near_count
+                  jj = walk%near(k)
+                  if (f%status(jj) /= STATUS_CANDIDATE) cycle
+                  i = p%bound_variable(jj - p%m_user)
+                  if (walk%slot(i) == 0) cycle  ! the other bound of a fixed variable
+                  rate = p%bound_slope(jj - p%m_user) * g(i) / dg_out
+                  if (.not. pushes_against(rate, f%norm(jj), p%max_distance)) cycle
+                  call factor_include(f, jj, accepted)
+                  if (accepted) then
+                     call walk_fix(i)
+                     included = included + 1
+                  else
+                     f%status(jj) = STATUS_PASSIVE
+                  end if
+               end do
+               if (included == 0) return
+               call walk_products()
+               dg_out = sqrt(walk%gg)
+            end do
+         end associate
+      end subroutine walk_refine
+
+      !> choose_direction's coefficients from the products over F: y.g and s.g stand for
+      !> (-theta y - s).g = -theta y.g - s.g.
+      subroutine walk_coefficients(th, be)
+         real(dp), intent(inout) :: th, be
+         associate (gm2 => walk%gm_gm)
+            select case (st%problem%method)
+            case (1)
+               if (gm2 > 1.0e-12_dp) then
+                  th = -walk%dm_y / gm2
+                  be = walk%gg / gm2
+               end if
+            case (2)
+               if (abs(walk%s_y) > 1.0e-12_dp .and. abs(walk%dm_y) > 1.0e-12_dp) then
+                  th = -walk%ss / walk%s_y
+                  be = (-th * walk%y_g - walk%s_g) / walk%dm_y
+               end if
+            case (3)
+               if (gm2 > 0.0_dp) be = walk%gg / gm2
+            end select
+         end associate
+      end subroutine walk_coefficients
+
+      !> form_direction on F: d_i = th g_i + be d_minus_i, |d|^2, g.d, (x - st%memory%reference_point).d, |x - st%memory%reference_point|^2
+      !> on F, and the first passive bound row of F that the straight path x + u d reaches (the
+      !> linear root u = -c_j / (slope_j d_i)).
+      subroutine walk_direction(th, be)
+         real(dp), intent(in) :: th, be
+         integer :: k, i, side, jj
+         real(dp) :: di, shift, rate, root
+
+         walk%dd = 0.0_dp
+         walk%shift_d = 0.0_dp
+         walk%shift2_free = 0.0_dp
+         walk%root = huge(1.0_dp)
+         walk%root_row = 0
+         g_dot_d = 0.0_dp
+         associate (p => st%problem, status => st%factor%status)
+            do k = 1, walk%free_count
+               i = walk%free(k)
+               di = th * g(i) + be * st%memory%previous_direction(i)
+               d(i) = di
+               walk%dd = walk%dd + di * di
+               g_dot_d = g_dot_d + g(i) * di
+               shift = st%x(i) - st%memory%reference_point(i)
+               walk%shift_d = walk%shift_d + shift * di
+               walk%shift2_free = walk%shift2_free + shift * shift
+               do side = 1, 2
+                  jj = walk%rows(side, i)
+                  if (jj == 0) cycle
+                  if (status(jj) /= STATUS_PASSIVE) cycle
+                  rate = p%bound_slope(jj - p%m_user) * di
+                  if (rate == 0.0_dp) cycle
+                  root = -st%c(jj) / rate
+                  if (root > 0.0_dp .and. root < walk%root) then
+                     walk%root = root
+                     walk%root_row = jj
+                  end if
+               end do
+            end do
+         end associate
+         big_d = sqrt(walk%dd)
+      end subroutine walk_direction
+
+      !> The general loop's first hit on the bound walk: the passive general constraints (their
+      !> rates g_j . d, curvatures q_j), then the bound rows of F (from walk_direction), and the
+      !> merit's rate g.d.
+      subroutine walk_first_hit(t_hit, hit_row, outcome_hit)
+         real(dp), intent(inout) :: t_hit
+         integer, intent(out) :: hit_row
+         integer, intent(inout) :: outcome_hit
+         real(dp) :: root
+         integer :: jj
+
+         hit_row = 0
+         do jj = 1, st%problem%m_user
+            if (st%factor%status(jj) /= STATUS_PASSIVE) cycle
+            slope(jj) = dot_product(st%jacobian(:, jj), d)
+            curvature(jj) = q(jj)
+            root = first_root(st%c(jj), slope(jj), curvature(jj))
+            if (root * big_d < t_hit) then
+               t_hit = root * big_d
+               hit_row = jj
+               outcome_hit = OUTCOME_CONSTRAINT
+            end if
+         end do
+         if (walk%root_row > 0) then
+            if (walk%root * big_d < t_hit) then
+               t_hit = walk%root * big_d
+               hit_row = walk%root_row
+               outcome_hit = OUTCOME_CONSTRAINT
+            end if
+         end if
+         slope(merit) = g_dot_d
+         curvature(merit) = q(merit)
+      end subroutine walk_first_hit
+
+      !> The step x + u d on the bound walk; when it continues from a constraint (outputs), the
+      !> moving outputs follow (c_j + u slope_j + u^2 kappa_j / 2, the hit exactly 0) and are
+      !> classified.  The walk ends when a general constraint comes within its band.
+      subroutine walk_advance(u_step, hit_row, outputs)
+         real(dp), intent(in) :: u_step
+         integer, intent(in) :: hit_row
+         logical, intent(in) :: outputs
+         integer :: k, i, side, jj
+
+         associate (p => st%problem, c => st%c)
+            if (.not. outputs) then
+               do k = 1, walk%free_count
+                  i = walk%free(k)
+                  st%x(i) = st%x(i) + u_step * d(i)
+               end do
+               return
+            end if
+            walk%near_count = 0
+            do k = 1, walk%free_count
+               i = walk%free(k)
+               st%x(i) = st%x(i) + u_step * d(i)
+               do side = 1, 2
+                  jj = walk%rows(side, i)
+                  if (jj == 0) cycle
+                  if (st%factor%status(jj) == STATUS_IGNORED) cycle
+                  if (jj == hit_row) then
+                     c(jj) = 0.0_dp
+                  else
+                     c(jj) = c(jj) + u_step * (p%bound_slope(jj - p%m_user) * d(i))
+                  end if
+               end do
+               call walk_classify(i)
+            end do
+            do jj = 1, p%m_user
+               if (st%factor%status(jj) /= STATUS_PASSIVE) cycle
+               c(jj) = c(jj) + u_step * slope(jj) + 0.5_dp * u_step**2 * curvature(jj)
+               if (c(jj) <= 1.0_dp .or. jj == hit_row) walk%on = .false.
+            end do
+            c(merit) = c(merit) + u_step * slope(merit) + 0.5_dp * u_step**2 * curvature(merit)
+         end associate
+      end subroutine walk_advance
 
    end subroutine optimisation_phase
 
@@ -451,8 +840,7 @@ contains
                i = p%bound_variable(j - p%m_user)
                if (taken(i)) cycle  ! the other bound of a variable just fixed: left to the greedy
                rate = directional_derivative(p, st%jacobian, j, projected) / dg
-               if (abs(rate) * p%max_distance < SIGNIFICANT_CHANGE) cycle
-               if (rate / f%norm(j) >= 0.0_dp) cycle
+               if (.not. pushes_against(rate, f%norm(j), p%max_distance)) cycle
                call factor_include(f, j, accepted)
                if (accepted) then
                   taken(i) = .true.
@@ -468,5 +856,12 @@ contains
          end do
       end associate
    end function include_bound_closure
+
+   !> A candidate of rate g_j . p / |p| (p the projected merit gradient) and gradient norm
+   !> norm_j that the greedy includes: a significant rate against its boundary.
+   pure logical function pushes_against(rate, norm, max_distance)
+      real(dp), intent(in) :: rate, norm, max_distance
+      pushes_against = .not. (abs(rate) * max_distance < SIGNIFICANT_CHANGE .or. rate / norm >= 0.0_dp)
+   end function pushes_against
 
 end module optgra_optimisation

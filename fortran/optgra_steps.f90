@@ -4,7 +4,7 @@ module optgra_steps
    implicit none
    private
 
-   public :: ball_step, smallest_positive_root
+   public :: ball_step, ball_step_from_products, smallest_positive_root, first_root
 
 contains
 
@@ -13,12 +13,18 @@ contains
    !> computed without cancellation.  Zero when delta is already outside the ball.
    pure real(dp) function ball_step(delta, d, radius) result(t)
       real(dp), intent(in) :: delta(:), d(:), radius
+      t = ball_step_from_products(dot_product(d, d), dot_product(delta, d), dot_product(delta, delta), radius)
+   end function ball_step
+
+   !> ball_step from the scalar products d.d, delta.d and delta.delta.
+   pure real(dp) function ball_step_from_products(dd, delta_d, delta_delta, radius) result(t)
+      real(dp), intent(in) :: dd, delta_d, delta_delta, radius
       real(dp) :: a, b, c, root
 
       t = 0.0_dp
-      a = dot_product(d, d)
-      b = dot_product(delta, d)
-      c = dot_product(delta, delta) - radius**2
+      a = dd
+      b = delta_d
+      c = delta_delta - radius**2
       if (a == 0.0_dp .or. c >= 0.0_dp) return
       root = sqrt(b**2 - a * c)
       if (b >= 0.0_dp) then
@@ -27,7 +33,7 @@ contains
          t = (root - b) / a
       end if
       t = max(t, 0.0_dp)
-   end function ball_step
+   end function ball_step_from_products
 
    !> Smallest u > 0 with a2 u^2 + a1 u + a0 = 0, or huge(1.0_dp) when there is none.
    !> Uses q = -(a1 + sign(a1) sqrt(disc)) / 2 and the roots q / a2, a0 / q, so that a
@@ -53,5 +59,20 @@ contains
       if (roots(1) > 0.0_dp) u = min(u, roots(1))
       if (roots(2) > 0.0_dp) u = min(u, roots(2))
    end function smallest_positive_root
+
+   !> Smallest u > 0 where c + slope u + curvature u^2 / 2 reaches zero, or huge(1.0_dp) when
+   !> it never does; the linear case without the quadratic formula.
+   pure real(dp) function first_root(c, slope, curvature) result(u)
+      real(dp), intent(in) :: c, slope, curvature
+
+      u = huge(1.0_dp)
+      if (0.5_dp * curvature == 0.0_dp) then
+         if (slope == 0.0_dp) return
+         u = -c / slope
+         if (.not. u > 0.0_dp) u = huge(1.0_dp)
+      else
+         u = smallest_positive_root(0.5_dp * curvature, slope, c)
+      end if
+   end function first_root
 
 end module optgra_steps
