@@ -44,16 +44,18 @@ module optgra_optimisation
    !> Probes one step may spend before a bound stops asking for a new one.
    integer, parameter :: MAX_WALK_PROBES = 4
 
-   !> The bound walk: while Q is a signed permutation, only bound rows are active and no general
-   !> constraint is active or within its band, a pass of the walk lives on the free variables F
-   !> (those without an active row), without the factorisation:
+   !> The bound walk: while Q is a signed permutation, only bound rows are active and every
+   !> general constraint is ignored, a pass of the walk lives on the free variables F (those
+   !> without an active row), without the factorisation:
    !>   - g = P grad c_merit is grad c_merit on F and 0 elsewhere; the projections of the
    !>     previous gradient and direction are those vectors on F; the conjugate direction's
    !>     scalar products are sums over F, which change only when F does;
    !>   - the path is straight (bound rows are linear: q_A = 0, A^+ q_A = 0), d is 0 off F, and
-   !>     what moves is x on F, the bound rows of F, the passive general constraints and the merit;
+   !>     what moves is x on F, the bound rows of F and the merit;
    !>   - |x - x_ref|^2 is the sum over F plus that over the fixed variables, which no longer move.
-   !> The iterates are those of the general passes up to rounding.
+   !> The iterates are those of the general passes up to rounding.  (With passive general
+   !> constraints the walk would work as well, but its rounding differences can flip a later
+   !> threshold decision of such a run; problems with general constraints keep the general passes.)
    type :: bound_walk
       logical :: on = .false.
       integer :: free_count = 0
@@ -262,8 +264,7 @@ contains
          integer :: jj
 
          if (reusing .and. walk%on) then
-            ! the bound rows' quotients are zero, and so are their q
-            q(1:st%problem%m_user) = rayleigh(1:st%problem%m_user) * big_d**2
+            ! only the merit is curved: the other outputs are bound rows or ignored
             q(m + 1) = rayleigh(m + 1) * big_d**2
          else
             q = 0.0_dp
@@ -399,8 +400,8 @@ contains
 
       !> Enter the bound walk after a general pass that continues from a constraint, when it
       !> applies: Q a signed permutation, only bound rows active (none to release), every
-      !> general constraint ignored or passive.  Sets up F, the bound rows' statuses and g, d
-      !> on the fixed variables (0: the values of the general pass there are rounding).
+      !> general constraint ignored.  Sets up F, the bound rows' statuses and g, d on the fixed
+      !> variables (0: the values of the general pass there are rounding).
       subroutine walk_start()
          integer :: i, jb, jj, k, side
          logical :: fixed
@@ -411,10 +412,7 @@ contains
                jj = f%list(k)
                if (jj <= p%m_user .or. c(jj) > 1.0_dp) return
             end do
-            do jj = 1, p%m_user
-               if (f%status(jj) == STATUS_IGNORED) cycle
-               if (f%status(jj) > 0 .or. p%kind(jj) == TYPE_EQUALITY .or. c(jj) <= 1.0_dp) return
-            end do
+            if (any(f%status(1:p%m_user) /= STATUS_IGNORED)) return
             if (.not. allocated(walk%free)) then
                allocate (walk%free(n), walk%slot(n), walk%rows(2, n), walk%near(max(p%n_bounds, 1)))
                walk%rows = 0
@@ -424,7 +422,6 @@ contains
                end do
             end if
             walk%on = .true.
-            f%status(1:p%m_user) = merge(STATUS_IGNORED, STATUS_PASSIVE, f%status(1:p%m_user) == STATUS_IGNORED)
             walk%free_count = 0
             walk%shift2_fixed = 0.0_dp
             walk%near_count = 0
@@ -617,28 +614,14 @@ contains
          big_d = sqrt(walk%dd)
       end subroutine walk_direction
 
-      !> The general loop's first hit on the bound walk: the passive general constraints (their
-      !> rates g_j . d, curvatures q_j), then the bound rows of F (from walk_direction), and the
-      !> merit's rate g.d.
+      !> The general loop's first hit on the bound walk: the first passive bound row of F that
+      !> the path reaches (from walk_direction); the merit's rate is g.d.
       subroutine walk_first_hit(t_hit, hit_row, outcome_hit)
          real(dp), intent(inout) :: t_hit
          integer, intent(out) :: hit_row
          integer, intent(inout) :: outcome_hit
-         real(dp) :: root
-         integer :: jj
 
          hit_row = 0
-         do jj = 1, st%problem%m_user
-            if (st%factor%status(jj) /= STATUS_PASSIVE) cycle
-            slope(jj) = dot_product(st%jacobian(:, jj), d)
-            curvature(jj) = q(jj)
-            root = first_root(st%c(jj), slope(jj), curvature(jj))
-            if (root * big_d < t_hit) then
-               t_hit = root * big_d
-               hit_row = jj
-               outcome_hit = OUTCOME_CONSTRAINT
-            end if
-         end do
          if (walk%root_row > 0) then
             if (walk%root * big_d < t_hit) then
                t_hit = walk%root * big_d
@@ -651,8 +634,8 @@ contains
       end subroutine walk_first_hit
 
       !> The step x + u d on the bound walk; when it continues from a constraint (outputs), the
-      !> moving outputs follow (c_j + u slope_j + u^2 kappa_j / 2, the hit exactly 0) and are
-      !> classified.  The walk ends when a general constraint comes within its band.
+      !> moving outputs follow (c_j + u slope_j + u^2 kappa_j / 2, the hit exactly 0) and the
+      !> bound rows of F are classified.
       subroutine walk_advance(u_step, hit_row, outputs)
          real(dp), intent(in) :: u_step
          integer, intent(in) :: hit_row
@@ -682,11 +665,6 @@ contains
                   end if
                end do
                call walk_classify(i)
-            end do
-            do jj = 1, p%m_user
-               if (st%factor%status(jj) /= STATUS_PASSIVE) cycle
-               c(jj) = c(jj) + u_step * slope(jj) + 0.5_dp * u_step**2 * curvature(jj)
-               if (c(jj) <= 1.0_dp .or. jj == hit_row) walk%on = .false.
             end do
             c(merit) = c(merit) + u_step * slope(merit) + 0.5_dp * u_step**2 * curvature(merit)
          end associate
