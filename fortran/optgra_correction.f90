@@ -313,9 +313,9 @@ contains
    !> linear equalities reuse the factorisation of the last optimisation step; the walk would
    !> reach them one per move at O(m n) each.  Used when the equalities are linear (their
    !> factorisation is cached) or at least MANY_EQUALITIES of them are violated; otherwise the
-   !> walk of SPEC 3.5 restores them, whose path the small nonlinear problems were tuned to.  A move stops at the first passive
-   !> constraint it reaches or at the radius; a candidate inequality that d would violate is held
-   !> on its boundary (included) and d recomputed.  On return (outcome WALK_ON) the equalities are
+   !> walk of SPEC 3.5 restores them, whose path the small nonlinear problems were tuned to.
+   !> A move stops at the first passive constraint it reaches or at the radius; a candidate
+   !> inequality that d would violate is held on its boundary (included) and d recomputed.  On return (outcome WALK_ON) the equalities are
    !> active and zero in the linear model, and the walk goes on with the inequalities.
    subroutine equality_moves(st, kind, priority, level, hits, outcome)
       type(engine_state), intent(inout), target :: st
@@ -325,7 +325,7 @@ contains
       real(dp) :: d(st%problem%n), step, dn, rate, best
       logical :: accepted
       integer, allocatable :: equalities(:), own(:)
-      integer :: m, j, hit, pick, move
+      integer :: m, j, hit, pick, move, violated_count
 
       m = st%problem%m
       outcome = WALK_ON
@@ -335,8 +335,9 @@ contains
                                              .and. f%status(j) <= 0, j = 1, m)])
          ! The problem's own equalities first, as the optimisation step includes them.
          own = pack(equalities, st%problem%kind(equalities) == TYPE_EQUALITY)
-         if (.not. (count(abs(c(equalities)) > BOUNDARY_BAND) >= MANY_EQUALITIES .or. &
-                    (any(abs(c(equalities)) > BOUNDARY_BAND) .and. factor_cached(f, own, g)))) return
+         violated_count = count(abs(c(equalities)) > BOUNDARY_BAND)
+         if (violated_count == 0) return
+         if (violated_count < MANY_EQUALITIES .and. .not. factor_cached(f, own, g)) return
          call classify_at_level(f, kind, priority, level, c(1:m))
          call factor_include_all(f, own, g)
          do j = 1, size(equalities)
@@ -353,7 +354,8 @@ contains
             pick = 0
             best = 0.0_dp
             do j = 1, m
-               if (f%status(j) /= STATUS_CANDIDATE .or. kind(j) == TYPE_EQUALITY .or. priority(j) > level) cycle
+               if (f%status(j) /= STATUS_CANDIDATE .or. kind(j) == TYPE_EQUALITY) cycle
+               if (priority(j) > level) cycle
                rate = directional_derivative(st%problem, g, j, d) / dn
                if (rate * radius > -SIGNIFICANT_CHANGE) cycle
                if (rate / f%norm(j) < best) then

@@ -55,7 +55,7 @@ contains
       logical :: judging
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
       integer :: k, first_feasible, divergence, stagnation, weight, guard, recovery
-      real(dp) :: recovery_violation, last_ratio
+      real(dp) :: recovery_violation, last_gain, last_ratio
       integer :: max_iterations, max_correction, max_optimisation, max_divergence, max_stagnation
       logical :: finished
       character(len=160) :: line
@@ -79,8 +79,8 @@ contains
          mem%previous_status = 0
          mem%reference_point = st%x
          mem%radius = p%max_distance
-         mem%last_gain = 0.0_dp
          mem%gain_ratio = 0.0_dp
+         last_gain = 0.0_dp
          last_ratio = 0.0_dp
          judging = .false.
          origin_merit = 0.0_dp
@@ -292,10 +292,10 @@ contains
             ! The recent convergence rate, for the convergence test's tail estimate: the larger
             ! of the last two ratios of successive gains (one ratio alone is noisy).
             ratio = 0.0_dp
-            if (gain > 0.0_dp .and. mem%last_gain > 0.0_dp) ratio = min(gain / mem%last_gain, MAX_GAIN_RATIO)
+            if (gain > 0.0_dp .and. last_gain > 0.0_dp) ratio = min(gain / last_gain, MAX_GAIN_RATIO)
             mem%gain_ratio = max(ratio, last_ratio)
             last_ratio = ratio
-            mem%last_gain = max(gain, 0.0_dp)
+            last_gain = max(gain, 0.0_dp)
             if (gain < 0.1_dp * mem%predicted_gain) then
                mem%radius = max(0.25_dp * mem%step_length, MIN_RADIUS_FRACTION * p%max_distance)
                accepted = gain > 0.0_dp

@@ -327,7 +327,7 @@ contains
       subroutine choose_direction(th, be, formed)
          real(dp), intent(out) :: th, be
          logical, intent(out) :: formed
-         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gm2, sy, dy, gd
+         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gd
          real(dp) :: g_norm, d_minus_norm
          integer :: k
 
@@ -335,7 +335,8 @@ contains
          th = 1.0_dp
          be = 0.0_dp
          if (walk%on) then
-            call walk_coefficients(th, be)
+            call conjugate_coefficients(st%problem%method, walk%gg, walk%gm_gm, walk%ss, walk%s_y, walk%dm_y, &
+                                        walk%y_g, walk%s_g, th, be)
          else
             associate (f => st%factor)
                g_minus = st%memory%previous_gradient - active_combination(f, st%jacobian, multipliers(f, m + 3))
@@ -343,23 +344,9 @@ contains
             end associate
             y = g - g_minus
             s = st%memory%reference_point - st%memory%previous_reference
-            gm2 = dot_product(g_minus, g_minus)
-            select case (st%problem%method)
-            case (1)
-               if (gm2 > 1.0e-12_dp) then
-                  th = -dot_product(d_minus, y) / gm2
-                  be = dot_product(g, g) / gm2
-               end if
-            case (2)
-               sy = dot_product(s, y)
-               dy = dot_product(d_minus, y)
-               if (abs(sy) > 1.0e-12_dp .and. abs(dy) > 1.0e-12_dp) then
-                  th = -dot_product(s, s) / sy
-                  be = dot_product(-th * y - s, g) / dy
-               end if
-            case (3)
-               if (gm2 > 0.0_dp) be = dot_product(g, g) / gm2
-            end select
+            call conjugate_coefficients(st%problem%method, dot_product(g, g), dot_product(g_minus, g_minus), &
+                                        dot_product(s, s), dot_product(s, y), dot_product(d_minus, y), &
+                                        dot_product(y, g), dot_product(s, g), th, be)
          end if
          if (th == 1.0_dp .and. be == 0.0_dp) return
          call form_direction(th, be)
@@ -550,28 +537,6 @@ contains
             end do
          end associate
       end subroutine walk_refine
-
-      !> choose_direction's coefficients from the products over F: y.g and s.g stand for
-      !> (-theta y - s).g = -theta y.g - s.g.
-      subroutine walk_coefficients(th, be)
-         real(dp), intent(inout) :: th, be
-         associate (gm2 => walk%gm_gm)
-            select case (st%problem%method)
-            case (1)
-               if (gm2 > 1.0e-12_dp) then
-                  th = -walk%dm_y / gm2
-                  be = walk%gg / gm2
-               end if
-            case (2)
-               if (abs(walk%s_y) > 1.0e-12_dp .and. abs(walk%dm_y) > 1.0e-12_dp) then
-                  th = -walk%ss / walk%s_y
-                  be = (-th * walk%y_g - walk%s_g) / walk%dm_y
-               end if
-            case (3)
-               if (gm2 > 0.0_dp) be = walk%gg / gm2
-            end select
-         end associate
-      end subroutine walk_coefficients
 
       !> form_direction on F: d_i = th g_i + be d_minus_i, |d|^2, g.d, (x - st%memory%reference_point).d, |x - st%memory%reference_point|^2
       !> on F, and the first passive bound row of F that the straight path x + u d reaches (the
@@ -841,5 +806,33 @@ contains
       real(dp), intent(in) :: rate, norm, max_distance
       pushes_against = .not. (abs(rate) * max_distance < SIGNIFICANT_CHANGE .or. rate / norm >= 0.0_dp)
    end function pushes_against
+
+   !> theta and beta of the conjugate direction d = theta g + beta d_minus from the scalar
+   !> products of g, g_minus (previous gradient), d_minus (previous direction), y = g - g_minus
+   !> and s (the move between the last two linearisations); unchanged (steepest ascent,
+   !> theta = 1, beta = 0 on entry) where a denominator vanishes.
+   !>   1 modified spectral CG: theta = -(d_minus.y) / |g_minus|^2,  beta = |g|^2 / |g_minus|^2;
+   !>   2 spectral CG:          theta = -(s.s) / (s.y),  beta = (-theta y.g - s.g) / (d_minus.y);
+   !>   3 Fletcher-Reeves:      beta = |g|^2 / |g_minus|^2.
+   pure subroutine conjugate_coefficients(method, gg, gm_gm, ss, sy, dm_y, y_g, s_g, theta, beta)
+      integer, intent(in) :: method
+      real(dp), intent(in) :: gg, gm_gm, ss, sy, dm_y, y_g, s_g
+      real(dp), intent(inout) :: theta, beta
+
+      select case (method)
+      case (1)
+         if (gm_gm > 1.0e-12_dp) then
+            theta = -dm_y / gm_gm
+            beta = gg / gm_gm
+         end if
+      case (2)
+         if (abs(sy) > 1.0e-12_dp .and. abs(dm_y) > 1.0e-12_dp) then
+            theta = -ss / sy
+            beta = (-theta * y_g - s_g) / dm_y
+         end if
+      case (3)
+         if (gm_gm > 0.0_dp) beta = gg / gm_gm
+      end select
+   end subroutine conjugate_coefficients
 
 end module optgra_optimisation

@@ -28,8 +28,7 @@ module optgra_state
       real(dp) :: radius = 0.0_dp                     ! current step radius (<= max_distance)
       real(dp) :: step_length = 0.0_dp                ! length of the last optimisation step
       real(dp) :: predicted_gain = 0.0_dp             ! merit gain its model predicted
-      real(dp) :: last_gain = 0.0_dp                  ! merit gained by the last accepted step
-      real(dp) :: gain_ratio = 0.0_dp                 ! last gain / the one before (0..MAX)
+      real(dp) :: gain_ratio = 0.0_dp                 ! recent ratio of successive step gains
    end type iteration_memory
 
    !> A linearisation kept for sensitivity analysis and linear updates, in raw units so that it
