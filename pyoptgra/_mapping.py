@@ -178,8 +178,14 @@ class EngineProblem:
         self.tolerances = np.concatenate(
             [self.constraint_tolerances, np.full(self.n_bound_rows, bound_tolerance), [merit_tolerance]]
         )
-        sparsity = np.asarray(problem.gradient_sparsity(), dtype=np.intp).reshape(-1, 2)
-        self._gradient_rows, self._gradient_cols = sparsity[:, 0], sparsity[:, 1]
+        # A problem without a sparsity pattern has pygmo's dense row-major one: its gradient is
+        # the Jacobian itself, reshaped, with no scatter (1.5 ms per gradient at nx = 800, m = 400).
+        self._dense_gradient = not problem.has_gradient_sparsity()
+        if not self._dense_gradient:
+            sparsity = np.asarray(problem.gradient_sparsity(), dtype=np.intp).reshape(-1, 2)
+            self._gradient_rows, self._gradient_cols = sparsity[:, 0], sparsity[:, 1]
+            flat = self._gradient_rows * self.n + self._gradient_cols
+            self._dense_gradient = flat.size == (1 + self.m_user) * self.n and bool(np.all(flat == np.arange(flat.size)))
 
     # -- points -----------------------------------------------------------------------------
     def problem_point(self, xe: np.ndarray) -> np.ndarray:
@@ -224,8 +230,11 @@ class EngineProblem:
     def gradient(self, xe: np.ndarray) -> np.ndarray:
         """Engine-order Jacobian, shape (m_user + 1, n), at engine point ``xe``."""
         x = self.problem_point(xe)
-        jacobian = np.zeros((1 + self.m_user, self.n))
-        jacobian[self._gradient_rows, self._gradient_cols] = self.problem.gradient(x)
+        if self._dense_gradient:
+            jacobian = np.asarray(self.problem.gradient(x), dtype=float).reshape(1 + self.m_user, self.n)
+        else:
+            jacobian = np.zeros((1 + self.m_user, self.n))
+            jacobian[self._gradient_rows, self._gradient_cols] = self.problem.gradient(x)
         self._check_finite(jacobian, x, "gradient")
         if self.khan is None:
             return _merit_last(jacobian)
