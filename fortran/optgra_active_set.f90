@@ -89,6 +89,7 @@ module optgra_active_set
                                             ! vector (a bound row's gradient), else 0
       real(dp), allocatable :: single_value(:) ! (m+3) that non-zero
       integer, allocatable :: bound_row(:)  ! (m-first_bound+1) variable of each bound row
+      real(dp), allocatable :: bound_slope(:) ! (m-first_bound+1) its gradient's one non-zero
       logical, allocatable :: stored(:)     ! (m+3) r(:, j) holds column j (a bound row's is
                                             ! written when first read)
       integer :: count = 0
@@ -101,10 +102,11 @@ module optgra_active_set
 contains
 
    !> Size the factorisation of n variables and m constraints, the last size(bound_variable) of
-   !> them bound rows on those variables.
-   subroutine factor_allocate(f, n, m, bound_variable, info)
+   !> them bound rows on those variables, with gradients bound_slope(b) e_{bound_variable(b)}.
+   subroutine factor_allocate(f, n, m, bound_variable, bound_slope, info)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: n, m, bound_variable(:)
+      real(dp), intent(in) :: bound_slope(:)
       integer, intent(out) :: info
       integer :: ierr
 
@@ -114,10 +116,11 @@ contains
       f%first_bound = m - size(bound_variable) + 1
       allocate (f%r(n, m + 3), f%norm(m + 3), f%status(m + 3), f%list(n), f%single_row(m + 3), &
                 f%single_value(m + 3), f%stored(m + 3), f%diagonal(n), f%applied(m + 3), &
-                f%bound_row(size(bound_variable)), stat=ierr)
+                f%bound_row(size(bound_variable)), f%bound_slope(size(bound_variable)), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       if (ierr /= 0) return
       f%bound_row = bound_variable
+      f%bound_slope = bound_slope
       f%norm = 0.0_dp
       f%status = STATUS_CANDIDATE
       f%list = 0
@@ -192,7 +195,8 @@ contains
    end subroutine ops_allocate
 
    !> Start from an empty active set: r = [G, aux1, aux2] with Q = I.  A bound row's column is
-   !> only noted (its row and value); factor_refresh writes it when it is first read.
+   !> only noted (its row and value, from factor_allocate: its column of G is not read);
+   !> factor_refresh writes it when it is first read.
    subroutine factor_reset(f, gradients, kind, aux1, aux2)
       type(factorisation), intent(inout) :: f
       real(dp), intent(in) :: gradients(:, :)   ! (n, m+1)
@@ -208,7 +212,7 @@ contains
          if (j >= f%first_bound .and. j <= f%m) then
             row = f%bound_row(j - f%first_bound + 1)
             f%single_row(j) = row
-            f%single_value(j) = gradients(row, j)
+            f%single_value(j) = f%bound_slope(j - f%first_bound + 1)
             f%norm(j) = abs(f%single_value(j))
             f%stored(j) = .false.
          else
@@ -391,11 +395,11 @@ contains
       accepted = .false.
       k = f%count
       if (k >= f%n) return
-      call factor_refresh(f, j)
       if (f%permutation%valid .and. f%single_row(j) > 0) then
          call include_single(f, j, accepted)
          return
       end if
+      call factor_refresh(f, j)
       reduced_norm = norm2(f%r(k + 1:f%n, j))
       if (reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * f%norm(j)) return
 
@@ -462,21 +466,26 @@ contains
    end subroutine factor_include
 
    !> factor_include for a column with one non-zero while Q is a signed permutation: the
-   !> non-zero is at p = position(row); the column depends on the active ones when p <= k, else
-   !> the swap of rows k+1 and p is the whole transformation.  It is applied at once to the
-   !> merit and auxiliary columns only; the active columns are zero in both rows (nothing to do)
-   !> and the candidates' columns replay it when read.
+   !> non-zero is sign(p) g_j(row) at p = position(row); the column depends on the active ones
+   !> when p <= k, else the swap of rows k+1 and p is the whole transformation.  It is applied at
+   !> once to the merit and auxiliary columns only; the active columns are zero in both rows
+   !> (nothing to do) and the candidates' columns replay it when read.  A column not yet stored
+   !> (a bound row's) gets only its diagonal entry r(k+1, j), which is all that the triangular
+   !> solves read; the rest of it is written when it is read (factor_refresh), e.g. by
+   !> factor_exclude.  With n bound rows active, that saves writing (and mapping) n columns.
    subroutine include_single(f, j, accepted)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: j
       logical, intent(out) :: accepted
-      real(dp) :: swap, none(1)
+      real(dp) :: swap, none(1), value
       integer :: k, pivot, col, i, previous
 
       k = f%count
       pivot = f%permutation%position(f%single_row(j))
-      accepted = pivot > k .and. f%r(pivot, j) /= 0.0_dp
+      value = f%permutation%sign(pivot) * f%single_value(j)
+      accepted = pivot > k .and. value /= 0.0_dp
       if (.not. accepted) return
+      if (f%stored(j)) call factor_refresh(f, j)
       previous = f%ops%count
       none = 0.0_dp
       call record_op(f%ops, OP_REFLECT, k + 1, pivot, k + 1, 0.0_dp, none, 0.0_dp, 0.0_dp)
@@ -493,8 +502,8 @@ contains
          col = f%list(i)
          if (f%applied(col) == previous) f%applied(col) = f%ops%count
       end do
-      f%r(k + 1, j) = f%r(pivot, j)
-      if (pivot /= k + 1) f%r(pivot, j) = 0.0_dp
+      f%r(k + 1, j) = value
+      if (f%stored(j) .and. pivot /= k + 1) f%r(pivot, j) = 0.0_dp
       f%applied(j) = f%ops%count
       f%count = k + 1
       f%list(k + 1) = j
@@ -579,6 +588,9 @@ contains
       integer :: i, k, col, c
 
       k = f%count
+      do i = p + 1, k  ! the columns that move up are rotated: each must be stored in full
+         call factor_refresh(f, f%list(i))
+      end do
       f%status(f%list(p)) = STATUS_CANDIDATE
       do i = p, k - 1
          f%list(i) = f%list(i + 1)
@@ -655,7 +667,8 @@ contains
       end do
    end function forward_solve
 
-   !> sum_i coefficient_i g_{a_i}, from the unreduced gradients (those of factor_reset).
+   !> sum_i coefficient_i g_{a_i}, from the unreduced gradients (those of factor_reset; a
+   !> single-non-zero one from its noted value, so that a bound row's column is not read).
    pure function active_combination(f, gradients, coefficient) result(v)
       type(factorisation), intent(in) :: f
       real(dp), intent(in) :: gradients(:, :), coefficient(:)
@@ -666,7 +679,7 @@ contains
       do i = 1, f%count
          row = f%single_row(f%list(i))
          if (row > 0) then
-            v(row) = v(row) + coefficient(i) * gradients(row, f%list(i))
+            v(row) = v(row) + coefficient(i) * f%single_value(f%list(i))
          else
             v = v + coefficient(i) * gradients(:, f%list(i))
          end if

@@ -12,7 +12,7 @@ module optgra_correction
    use optgra_kinds
    use optgra_state, only: engine_state, MODE_OPTIMISE
    use optgra_problem, only: violated, total_violation, directional_derivatives, is_bound_row, &
-                             clip_to_box, directional_derivative
+                             clip_to_box, directional_derivative, add_gradient
    use optgra_active_set
    use optgra_evaluation, only: evaluate_values
    use optgra_steps, only: ball_step
@@ -184,7 +184,7 @@ contains
                f%r(:, aux) = 0.0_dp
                do j = 1, m
                   if (direction(j) == 0) cycle
-                  h = h - direction(j) * g(:, j)
+                  call add_gradient(st%problem, g, j, -real(direction(j), dp), h)
                   call factor_refresh(f, j)
                   f%r(:, aux) = f%r(:, aux) - direction(j) * f%r(:, j)
                end do

@@ -14,7 +14,7 @@ module optgra_problem
    private
 
    public :: problem_data, problem_allocate, problem_normalise, problem_set_bounds
-   public :: is_bound_row, directional_derivative, directional_derivatives
+   public :: is_bound_row, directional_derivative, directional_derivatives, add_gradient
    public :: violated, total_violation, start_point, raw_point, clip_to_box, box_room
 
    type :: problem_data
@@ -201,6 +201,22 @@ contains
          directional_derivative = dot_product(gradients(:, j), d)
       end if
    end function directional_derivative
+
+   !> v = v + coefficient g_j, a bound row's g_j from its slope (its column is not read).
+   pure subroutine add_gradient(p, gradients, j, coefficient, v)
+      type(problem_data), intent(in) :: p
+      real(dp), intent(in) :: gradients(:, :), coefficient
+      integer, intent(in) :: j
+      real(dp), intent(inout) :: v(:)
+      integer :: i
+
+      if (is_bound_row(p, j)) then
+         i = p%bound_variable(j - p%m_user)
+         v(i) = v(i) + coefficient * p%bound_slope(j - p%m_user)
+      else
+         v = v + coefficient * gradients(:, j)
+      end if
+   end subroutine add_gradient
 
    !> rate(j) = g_j . d for the outputs j = 1..m+1 with wanted(j), 0 for the others; the bound
    !> rows' at once from their slopes.

@@ -53,7 +53,9 @@ module optgra_state
       type(iteration_memory) :: memory
       real(dp), allocatable :: x(:)                  ! (n) current internal point
       real(dp), allocatable :: c(:)                  ! (m+1) current internal outputs
-      real(dp), allocatable :: jacobian(:, :)        ! (n, m+1) G, fixed rows zero
+      real(dp), allocatable :: jacobian(:, :)        ! (n, m+1) G, fixed rows zero; in an
+                                                     ! optimisation its bound rows' columns are
+                                                     ! never touched (see state_start_run)
       real(dp), allocatable :: full_jacobian(:, :)   ! (n, m+1) G with parameter rows (sensitivity
                                                      ! runs only, see state_start_run)
       type(linearisation) :: saved
@@ -85,7 +87,6 @@ contains
       if (ierr /= 0) return
       st%x = 0.0_dp
       st%c = 0.0_dp
-      st%jacobian = 0.0_dp
       st%saved%shift = 0.0_dp
       st%multipliers = 0.0_dp
       st%active = .false.
@@ -112,9 +113,18 @@ contains
          end if
          st%full_jacobian = 0.0_dp
       end if
-      call set_bound_columns(st%problem, st%jacobian, .false.)
-      if (with_parameters) call set_bound_columns(st%problem, st%full_jacobian, .true.)
-      call factor_allocate(st%factor, st%problem%n, st%problem%m, st%problem%bound_variable, info)
+      ! A bound row's gradient is slope_b e_i (problem%bound_slope).  An optimisation reads it from
+      ! there and never touches the bound rows' columns of the working Jacobian: with 2n bound
+      ! rows they are most of its (n, m+1) entries, and memory never touched costs nothing (no
+      ! page is mapped).  The sensitivity runs read whole columns and have them written.
+      st%jacobian(:, 1:st%problem%m_user) = 0.0_dp
+      st%jacobian(:, st%problem%m + 1) = 0.0_dp
+      if (with_parameters) then
+         call set_bound_columns(st%problem, st%jacobian, .false.)
+         call set_bound_columns(st%problem, st%full_jacobian, .true.)
+      end if
+      call factor_allocate(st%factor, st%problem%n, st%problem%m, st%problem%bound_variable, &
+                           st%problem%bound_slope, info)
    end subroutine state_start_run
 
 end module optgra_state
