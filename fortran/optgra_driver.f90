@@ -32,8 +32,9 @@ module optgra_driver
    !> active ones to second order only) are corrected onto their boundary before the return.
    real(dp), parameter :: POLISH_BAND = 1.0e-3_dp
    !> Largest convergence rate (ratio of successive step gains) the convergence test believes:
-   !> the tail r / (1 - r) of the gains to come makes the test at most twenty times stricter.
-   real(dp), parameter :: MAX_GAIN_RATIO = 0.95_dp
+   !> the tail r / (1 - r) of the gains to come makes the test at most a hundred times stricter
+   !> (with the cap at 0.95, HS 49, a sextic, stopped 1.4e-6 short of its optimum).
+   real(dp), parameter :: MAX_GAIN_RATIO = 0.99_dp
 
 contains
 

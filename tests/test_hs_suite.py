@@ -17,9 +17,8 @@ import pyoptgra
 SETTINGS = {
     # Variables of order 1e3 and 1e2: the problem needs variable scaling.
     "hs106": dict(variable_scaling_factors=[1000, 1000, 1000, 100, 100, 100, 100, 100]),
-    # Flat (quartic) minima at f* = 0: a merit tolerance of 1e-6 stops within 1e-5 of f*.
+    # A flat minimum at f* = 0: a merit tolerance of 1e-6 stops within 4e-6 of f*.
     "hs046": dict(merit_function_threshold=1e-9),
-    "hs049": dict(merit_function_threshold=1e-9),
     # Equality constraints of magnitude 1e3 in sin/cos: feasibility needs longer correction moves.
     "hs074": dict(max_correction_iterations=150, max_distance_per_iteration=1000),
     "hs075": dict(max_correction_iterations=150, max_distance_per_iteration=1000),
@@ -71,7 +70,7 @@ def test_pass_count_without_tuning():
         except ValueError:
             pass
     print(f"\nHock-Schittkowski: {solved}/{len(H.ALL_PROBLEMS)} solved with default settings")
-    assert solved >= 68
+    assert solved >= 69
 
 
 def test_an_optimum_is_returned_on_its_constraints_not_within_their_tolerance():
