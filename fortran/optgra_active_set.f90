@@ -25,9 +25,11 @@
 !> position(row) instead of replaying the record, and including one is O(1) (no search for the
 !> pivot, no scan of the eager columns: the candidates' columns pick the swap up when read).
 !>
-!> factor_include_all includes a list of outputs in order (the equalities).  Its result is kept,
-!> and the next call with the same outputs and bitwise the same gradients restores it instead of
-!> recomputing it: linear constraints are factorised once per run.
+!> factor_include_all includes a list of outputs in order (the equalities).  Many of them are
+!> factorised by panels (include_blocked): the same transformations and record as one at a time,
+!> but reaching the later columns through matrix products.  Its result is kept, and the next
+!> call with the same outputs and bitwise the same gradients restores it instead of recomputing
+!> it: linear constraints are factorised once per run.
 module optgra_active_set
    use optgra_kinds
    implicit none
