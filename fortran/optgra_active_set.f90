@@ -696,22 +696,30 @@ contains
    subroutine apply_block_reflector(reflectors, t_factor, z, scratch)
       real(dp), intent(in) :: reflectors(:, :), t_factor(:, :)
       real(dp), intent(inout) :: z(:, :), scratch(:, :)
-      real(dp), allocatable :: reflectors_t(:, :), t_t(:, :), coefficients(:, :)
+      real(dp), allocatable :: reflectors_t(:, :), t_t(:, :), projections(:, :), coefficients(:, :)
       integer :: first, last, rows, width
 
       rows = size(z, 1)
       allocate (reflectors_t(size(reflectors, 2), rows), t_t(size(t_factor, 2), size(t_factor, 1)), &
-                coefficients(size(reflectors, 2), size(scratch, 2)))
+                projections(size(reflectors, 2), size(scratch, 2)), coefficients(size(reflectors, 2), size(scratch, 2)))
       reflectors_t = transpose(reflectors)
       t_t = transpose(t_factor)
       do first = 1, size(z, 2), size(scratch, 2)
          last = min(first + size(scratch, 2) - 1, size(z, 2))
          width = last - first + 1
-         coefficients(:, 1:width) = matmul(t_t, matmul(reflectors_t, z(:, first:last)))
-         scratch(1:rows, 1:width) = matmul(reflectors, coefficients(:, 1:width))
+         call multiply(projections(:, 1:width), reflectors_t, z(:, first:last))
+         call multiply(coefficients(:, 1:width), t_t, projections(:, 1:width))
+         call multiply(scratch(1:rows, 1:width), reflectors, coefficients(:, 1:width))
          z(:, first:last) = z(:, first:last) - scratch(1:rows, 1:width)
       end do
    end subroutine apply_block_reflector
+
+   !> product = a b, written in place (matmul into a whole dummy needs no temporary).
+   pure subroutine multiply(product, a, b)
+      real(dp), intent(out) :: product(:, :)
+      real(dp), intent(in) :: a(:, :), b(:, :)
+      product = matmul(a, b)
+   end subroutine multiply
 
    !> z <- z - v s^T.
    pure subroutine subtract_outer(z, v, s)
