@@ -616,10 +616,10 @@ contains
       real(dp) :: t_factor(panel_last - panel_first + 1, panel_last - panel_first + 1)
       real(dp), allocatable :: v(:), s(:)
       real(dp) :: reduced_norm, alpha, factor
-      integer :: i, j, k, k_start, pivot, last, made, span_last, touched_last
+      integer :: i, j, k, k_start, pivot, last, reflections, span_last, touched_last
 
       k_start = f%count
-      made = 0              ! reflections of the panel so far
+      reflections = 0       ! of the panel so far
       span_last = k_start   ! the rows they change, and where V is non-zero: k_start+1..span_last
       allocate (reflectors(f%n, panel_last - panel_first + 1))
       reflectors = 0.0_dp
@@ -637,10 +637,10 @@ contains
          if (pivot /= k + 1) then
             call swap_rows(work(:, i:), k + 1, pivot)
             call swap_rows(eager_work, k + 1, pivot)
-            call swap_rows(reflectors(:, 1:made), k + 1, pivot)
+            call swap_rows(reflectors(:, 1:reflections), k + 1, pivot)
          end if
          last = k + findloc(work(k + 1:f%n, i) /= 0.0_dp, .true., dim=1, back=.true.)
-         made = made + 1
+         reflections = reflections + 1
          span_last = max(span_last, last, pivot)
          alpha = work(k + 1, i)
          factor = 0.0_dp
@@ -654,11 +654,12 @@ contains
                s = factor * matmul(v, work(k + 1:last, i + 1:panel_last))
                call subtract_outer(work(k + 1:last, i + 1:panel_last), v, s)
             end if
-            ! T(1:c-1, c) = -factor T(1:c-1, 1:c-1) V(:, 1:c-1)^T v,  T(c, c) = factor.
-            reflectors(k + 1:last, made) = v
-            if (made > 1) t_factor(1:made - 1, made) = &
-               -factor * matmul(t_factor(1:made - 1, 1:made - 1), matmul(v, reflectors(k + 1:last, 1:made - 1)))
-            t_factor(made, made) = factor
+            ! V(:, c) = v,  T(1:c-1, c) = -factor T(1:c-1, 1:c-1) V(:, 1:c-1)^T v,  T(c, c) = factor.
+            associate (c => reflections)
+               reflectors(k + 1:last, c) = v
+               t_factor(1:c - 1, c) = -factor * matmul(t_factor(1:c - 1, 1:c - 1), matmul(v, reflectors(k + 1:last, 1:c - 1)))
+               t_factor(c, c) = factor
+            end associate
          else
             v = [0.0_dp]   ! the swap alone (V's column and T's stay zero)
          end if
@@ -672,7 +673,7 @@ contains
          f%diagonal(k + 1) = all(work(1:k, i) == 0.0_dp)
          f%status(j) = k + 1
       end do
-      if (made == 0) return
+      if (reflections == 0) return
       ! The later columns with a non-zero in the rows changed (those after them are left alone).
       touched_last = panel_last
       do i = size(outputs), panel_last + 1, -1
@@ -681,7 +682,8 @@ contains
             exit
          end if
       end do
-      associate (v_panel => reflectors(k_start + 1:span_last, 1:made), t => t_factor(1:made, 1:made))
+      associate (v_panel => reflectors(k_start + 1:span_last, 1:reflections), &
+                 t => t_factor(1:reflections, 1:reflections))
          if (touched_last > panel_last) &
             call apply_block_reflector(v_panel, t, work(k_start + 1:span_last, panel_last + 1:touched_last), scratch)
          if (size(eager_work, 2) > 0) &
