@@ -25,9 +25,11 @@
 !> position(row) instead of replaying the record, and including one is O(1) (no search for the
 !> pivot, no scan of the eager columns: the candidates' columns pick the swap up when read).
 !>
-!> factor_include_all includes a list of outputs in order (the equalities).  Its result is kept,
-!> and the next call with the same outputs and bitwise the same gradients restores it instead of
-!> recomputing it: linear constraints are factorised once per run.
+!> factor_include_all includes a list of outputs in order (the equalities).  Many of them are
+!> factorised by panels (include_blocked): the same transformations and record as one at a time,
+!> but reaching the later columns through matrix products.  Its result is kept, and the next
+!> call with the same outputs and bitwise the same gradients restores it instead of recomputing
+!> it: linear constraints are factorised once per run.
 module optgra_active_set
    use optgra_kinds
    implicit none
@@ -41,6 +43,12 @@ module optgra_active_set
    real(dp), parameter :: DEPENDENCE_TOLERANCE = 1.0e-10_dp
 
    integer, parameter :: OP_REFLECT = 1, OP_ROTATE = 2
+
+   !> factor_include_all factorises by panels of PANEL_WIDTH columns when it has at least
+   !> BLOCKED_MINIMUM columns to include (fewer go one at a time).
+   integer, parameter :: PANEL_WIDTH = 32, BLOCKED_MINIMUM = 64
+   !> Columns updated together by a panel's transformations.
+   integer, parameter :: UPDATE_CHUNK = 256
 
    !> The transformations since the reset.  Transformation i (1..count): OP_REFLECT swaps rows
    !> row and pivot, then reflects rows row..last by I - scale v v^T,
@@ -513,15 +521,16 @@ contains
 
    !> Include outputs(1), outputs(2), ... in this order (one that depends on those before it
    !> becomes passive).  Their columns are reduced only when each is included (left-looking), not
-   !> at every inclusion before.  gradients are the unreduced ones of factor_reset.  Right after
-   !> factor_reset, the result is kept; when the last such call had the same outputs with bitwise
-   !> the same gradients, its result is restored: the same numbers without the work.
+   !> at every inclusion before; many of them are factorised by panels (include_blocked).
+   !> gradients are the unreduced ones of factor_reset.  Right after factor_reset, the result is
+   !> kept; when the last such call had the same outputs with bitwise the same gradients, its
+   !> result is restored: the same numbers without the work.
    subroutine factor_include_all(f, outputs, gradients)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: outputs(:)
       real(dp), intent(in) :: gradients(:, :)
       logical :: accepted, fresh
-      integer :: i, j
+      integer :: i, first
 
       fresh = f%count == 0 .and. f%ops%count == 0
       if (fresh .and. cache_matches(f%cache, outputs, gradients)) then
@@ -539,10 +548,22 @@ contains
          return
       end if
       f%status(outputs) = STATUS_PASSIVE  ! not transformed until included
+      ! Single-non-zero columns while Q is a signed permutation (bound rows): row swaps, O(1).
+      first = size(outputs) + 1
       do i = 1, size(outputs)
-         j = outputs(i)
-         call factor_include(f, j, accepted)
+         if (.not. (f%permutation%valid .and. f%single_row(outputs(i)) > 0)) then
+            first = i
+            exit
+         end if
+         call factor_include(f, outputs(i), accepted)
       end do
+      if (size(outputs) - first + 1 >= BLOCKED_MINIMUM) then
+         call include_blocked(f, outputs(first:))
+      else
+         do i = first, size(outputs)
+            call factor_include(f, outputs(i), accepted)
+         end do
+      end if
       if (.not. fresh) return
       call factor_refresh_all(f, outputs)
       f%cache = include_cache(valid=.true., outputs=outputs, gradients=gradients(:, outputs), &
@@ -550,6 +571,186 @@ contains
                               list=f%list(1:f%count), diagonal=f%diagonal(1:f%count), ops=f%ops, &
                               permutation=f%permutation)
    end subroutine factor_include_all
+
+   !> factor_include of outputs(1), outputs(2), ... in order, by panels of PANEL_WIDTH columns
+   !> (blocked Householder QR, Schreiber & Van Loan 1989).  Within a panel each column is
+   !> included as factor_include does (the same row swap, reflection, dependence test and
+   !> record); the panel's reflections reach the later columns and the eager ones at once, in
+   !> the compact WY form
+   !>     H_b P_b ... H_1 P_1 = (I - V T^T V^T) P_b ... P_1,
+   !> where the row swaps P are applied to whole rows when they are made (to the reflection
+   !> vectors V of the panel too, which moves each H_c past the later swaps) and T is upper
+   !> triangular.  That is level-3 work (matmul) instead of one reflection at a time.
+   subroutine include_blocked(f, outputs)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: outputs(:)
+      real(dp), allocatable :: work(:, :), eager_work(:, :), scratch(:, :)
+      integer, allocatable :: eager_columns(:), moving(:)
+      integer :: col, i, panel_first, panel_last, ierr
+      logical :: accepted
+
+      ! The columns transformed at once: those not active need the panels' transformations; the
+      ! active ones are zero in every row they change.
+      eager_columns = pack([(col, col = 1, f%m + 3)], [(eager(f, col), col = 1, f%m + 3)])
+      moving = pack(eager_columns, f%status(eager_columns) <= 0)
+      allocate (work(f%n, size(outputs)), eager_work(f%n, size(moving)), scratch(f%n, UPDATE_CHUNK), stat=ierr)
+      if (ierr /= 0) then   ! no room for the copies: one column at a time
+         do i = 1, size(outputs)
+            call factor_include(f, outputs(i), accepted)
+         end do
+         return
+      end if
+      do i = 1, size(outputs)
+         call factor_refresh(f, outputs(i))
+         work(:, i) = f%r(:, outputs(i))
+      end do
+      eager_work = f%r(:, moving)
+      do panel_first = 1, size(outputs), PANEL_WIDTH
+         panel_last = min(panel_first + PANEL_WIDTH - 1, size(outputs))
+         call include_panel(f, outputs, panel_first, panel_last, work, eager_work, scratch)
+      end do
+      f%r(:, moving) = eager_work
+      f%applied(eager_columns) = f%ops%count
+      f%applied(pack(outputs, f%status(outputs) > 0)) = f%ops%count
+   end subroutine include_blocked
+
+   !> Include outputs(panel_first:panel_last), whose reduced columns are work(:, panel_first:
+   !> panel_last), then apply the panel's transformations to the later columns of work and to
+   !> eager_work.  Each column is written to r when its turn comes (included or rejected).
+   subroutine include_panel(f, outputs, panel_first, panel_last, work, eager_work, scratch)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: outputs(:), panel_first, panel_last
+      real(dp), intent(inout) :: work(:, :), eager_work(:, :), scratch(:, :)
+      real(dp), allocatable :: reflectors(:, :)   ! V: v_c in rows k_c+1..last_c, then swapped
+      real(dp) :: t_factor(panel_last - panel_first + 1, panel_last - panel_first + 1)
+      real(dp), allocatable :: v(:), s(:)
+      real(dp) :: reduced_norm, alpha, factor
+      integer :: i, j, k, k_start, pivot, last, reflections, span_last, touched_last
+
+      k_start = f%count
+      reflections = 0       ! of the panel so far
+      span_last = k_start   ! the rows they change, and where V is non-zero: k_start+1..span_last
+      allocate (reflectors(f%n, panel_last - panel_first + 1))
+      reflectors = 0.0_dp
+      t_factor = 0.0_dp
+      do i = panel_first, panel_last
+         j = outputs(i)
+         k = f%count
+         reduced_norm = norm2(work(k + 1:f%n, i))
+         if (reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * f%norm(j)) then
+            f%r(:, j) = work(:, i)   ! passive, up to date with the transformations so far
+            f%applied(j) = f%ops%count
+            cycle
+         end if
+         pivot = k + maxloc(abs(work(k + 1:f%n, i)), 1)
+         if (pivot /= k + 1) then
+            call swap_rows(work(:, i:), k + 1, pivot)
+            call swap_rows(eager_work, k + 1, pivot)
+            call swap_rows(reflectors(:, 1:reflections), k + 1, pivot)
+         end if
+         last = k + findloc(work(k + 1:f%n, i) /= 0.0_dp, .true., dim=1, back=.true.)
+         reflections = reflections + 1
+         span_last = max(span_last, last, pivot)
+         alpha = work(k + 1, i)
+         factor = 0.0_dp
+         if (last > k + 1) then
+            alpha = -sign(reduced_norm, work(k + 1, i))
+            v = work(k + 1:last, i)
+            v(1) = v(1) - alpha
+            factor = 2.0_dp / dot_product(v, v)
+            ! The panel's later columns: x <- x - factor v (v^T x).
+            if (i < panel_last) then
+               s = factor * matmul(v, work(k + 1:last, i + 1:panel_last))
+               call subtract_outer(work(k + 1:last, i + 1:panel_last), v, s)
+            end if
+            ! V(:, c) = v,  T(1:c-1, c) = -factor T(1:c-1, 1:c-1) V(:, 1:c-1)^T v,  T(c, c) = factor.
+            associate (c => reflections)
+               reflectors(k + 1:last, c) = v
+               t_factor(1:c - 1, c) = -factor * matmul(t_factor(1:c - 1, 1:c - 1), matmul(v, reflectors(k + 1:last, 1:c - 1)))
+               t_factor(c, c) = factor
+            end associate
+         else
+            v = [0.0_dp]   ! the swap alone (V's column and T's stay zero)
+         end if
+         call record_op(f%ops, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
+         call permutation_follow(f%permutation, f%ops, f%ops%count)
+         work(k + 1, i) = alpha
+         work(k + 2:f%n, i) = 0.0_dp
+         f%r(:, j) = work(:, i)
+         f%count = k + 1
+         f%list(k + 1) = j
+         f%diagonal(k + 1) = all(work(1:k, i) == 0.0_dp)
+         f%status(j) = k + 1
+      end do
+      if (reflections == 0) return
+      ! The later columns with a non-zero in the rows changed (those after them are left alone).
+      touched_last = panel_last
+      do i = size(outputs), panel_last + 1, -1
+         if (any(work(k_start + 1:span_last, i) /= 0.0_dp)) then
+            touched_last = i
+            exit
+         end if
+      end do
+      associate (v_panel => reflectors(k_start + 1:span_last, 1:reflections), &
+                 t => t_factor(1:reflections, 1:reflections))
+         if (touched_last > panel_last) &
+            call apply_block_reflector(v_panel, t, work(k_start + 1:span_last, panel_last + 1:touched_last), scratch)
+         if (size(eager_work, 2) > 0) &
+            call apply_block_reflector(v_panel, t, eager_work(k_start + 1:span_last, :), scratch)
+      end associate
+   end subroutine include_panel
+
+   !> x <- (I - V T V^T)^T x = x - V (T^T (V^T x)) for every column x of z: the reflections
+   !> H_1, ..., H_b of V, T applied in this order.  z is taken by chunks of scratch's width, whose
+   !> product V (T^T (V^T x)) is formed in scratch; the transposes are formed so that every
+   !> product runs on contiguous columns.
+   subroutine apply_block_reflector(reflectors, t_factor, z, scratch)
+      real(dp), intent(in) :: reflectors(:, :), t_factor(:, :)
+      real(dp), intent(inout) :: z(:, :), scratch(:, :)
+      real(dp), allocatable :: reflectors_t(:, :), t_t(:, :), projections(:, :), coefficients(:, :)
+      integer :: first, last, rows, width
+
+      rows = size(z, 1)
+      allocate (reflectors_t(size(reflectors, 2), rows), t_t(size(t_factor, 2), size(t_factor, 1)), &
+                projections(size(reflectors, 2), size(scratch, 2)), coefficients(size(reflectors, 2), size(scratch, 2)))
+      reflectors_t = transpose(reflectors)
+      t_t = transpose(t_factor)
+      do first = 1, size(z, 2), size(scratch, 2)
+         last = min(first + size(scratch, 2) - 1, size(z, 2))
+         width = last - first + 1
+         call multiply(projections(:, 1:width), reflectors_t, z(:, first:last))
+         call multiply(coefficients(:, 1:width), t_t, projections(:, 1:width))
+         call multiply(scratch(1:rows, 1:width), reflectors, coefficients(:, 1:width))
+         z(:, first:last) = z(:, first:last) - scratch(1:rows, 1:width)
+      end do
+   end subroutine apply_block_reflector
+
+   !> product = a b, written in place (matmul into a whole dummy needs no temporary).
+   pure subroutine multiply(product, a, b)
+      real(dp), intent(out) :: product(:, :)
+      real(dp), intent(in) :: a(:, :), b(:, :)
+      product = matmul(a, b)
+   end subroutine multiply
+
+   !> z <- z - v s^T.
+   pure subroutine subtract_outer(z, v, s)
+      real(dp), intent(inout) :: z(:, :)
+      real(dp), intent(in) :: v(:), s(:)
+      integer :: c
+      do c = 1, size(z, 2)
+         if (s(c) /= 0.0_dp) z(:, c) = z(:, c) - s(c) * v
+      end do
+   end subroutine subtract_outer
+
+   !> Exchange rows a and b of every column of z.
+   pure subroutine swap_rows(z, a, b)
+      real(dp), intent(inout) :: z(:, :)
+      integer, intent(in) :: a, b
+      real(dp) :: row(size(z, 2))
+      row = z(a, :)
+      z(a, :) = z(b, :)
+      z(b, :) = row
+   end subroutine swap_rows
 
    !> Bring the given columns up to date.
    subroutine factor_refresh_all(f, columns)
