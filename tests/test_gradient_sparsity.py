@@ -8,6 +8,7 @@ import pygmo
 import pytest
 
 import pyoptgra
+from problems import Forwarding
 
 
 class Chain:
@@ -91,22 +92,6 @@ def test_the_dense_run_matches_finite_differences():
     x0 = np.full(Chain.n, 0.5)
     with_gradient = pyoptgra.optgra(max_iterations=100).solve(pygmo.problem(Chain("none")), x0)
 
-    class NoGradient:
-        def __init__(self):
-            self.chain = Chain("none")
-
-        def fitness(self, x):
-            return self.chain.fitness(x)
-
-        def get_bounds(self):
-            return self.chain.get_bounds()
-
-        def get_nec(self):
-            return self.chain.get_nec()
-
-        def get_nic(self):
-            return self.chain.get_nic()
-
-    by_differences = pyoptgra.optgra(max_iterations=100).solve(pygmo.problem(NoGradient()), x0)
+    by_differences = pyoptgra.optgra(max_iterations=100).solve(pygmo.problem(Forwarding(Chain("none"))), x0)
     assert with_gradient.status.name == "OPTIMAL" and by_differences.status.name == "OPTIMAL"
     np.testing.assert_allclose(with_gradient.x, by_differences.x, atol=1e-5)
