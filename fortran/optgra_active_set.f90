@@ -409,7 +409,7 @@ contains
       end if
       call factor_refresh(f, j)
       reduced_norm = norm2(f%r(k + 1:f%n, j))
-      if (reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * f%norm(j)) return
+      if (dependent(reduced_norm, f%norm(j))) return
 
       columns = pack([(col, col = 1, f%m + 3)], [(eager(f, col) .and. col /= j, col = 1, f%m + 3)])
       pivot = k + maxloc(abs(f%r(k + 1:f%n, j)), 1)
@@ -424,15 +424,8 @@ contains
          f%r(k + 1, j) = f%r(pivot, j)
          f%r(pivot, j) = swap
       end if
-      last = k + findloc(f%r(k + 1:f%n, j) /= 0.0_dp, .true., dim=1, back=.true.)
-
-      alpha = f%r(k + 1, j)
-      factor = 0.0_dp
+      call householder(f%r(:, j), k, reduced_norm, last, alpha, v, factor)
       if (last > k + 1) then
-         alpha = -sign(reduced_norm, f%r(k + 1, j))
-         v = f%r(k + 1:last, j)
-         v(1) = v(1) - alpha
-         factor = 2.0_dp / dot_product(v, v)
          rows = pack([(i, i = k + 1, last)], v /= 0.0_dp)
          if (2 * size(rows) <= last - k) then
             ! A sparse reflector: s = factor v.r(rows, :) for the eager columns at once.
@@ -454,15 +447,55 @@ contains
                if (s /= 0.0_dp) f%r(k + 1:last, col) = f%r(k + 1:last, col) - s * v
             end do
          end if
-      else
-         allocate (v(1))
-         v = 0.0_dp
       end if
-      call record_op(f%ops, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
-      call permutation_follow(f%permutation, f%ops, f%ops%count)
+      call record_inclusion(f, j, pivot, last, factor, v, alpha)
       do c = 1, size(columns)
          f%applied(columns(c)) = f%ops%count
       end do
+      accepted = .true.
+   end subroutine factor_include
+
+   !> True for a column whose reduced part (of norm reduced_norm) is negligible against its
+   !> unreduced norm: it depends on the active columns.
+   pure logical function dependent(reduced_norm, norm)
+      real(dp), intent(in) :: reduced_norm, norm
+      dependent = reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * norm
+   end function dependent
+
+   !> The Householder reflection I - factor v v^T of rows k+1..last that maps x(k+1:last) onto
+   !> alpha e_1, for a column x whose largest reduced entry was swapped to row k+1, with
+   !> reduced_norm = |x(k+1:n)|; last is its last non-zero row.  Below k+2 there is nothing to
+   !> reflect: v = [0], factor = 0, alpha = x(k+1).
+   pure subroutine householder(x, k, reduced_norm, last, alpha, v, factor)
+      real(dp), intent(in) :: x(:), reduced_norm
+      integer, intent(in) :: k
+      integer, intent(out) :: last
+      real(dp), intent(out) :: alpha, factor
+      real(dp), allocatable, intent(out) :: v(:)
+
+      last = k + findloc(x(k + 1:) /= 0.0_dp, .true., dim=1, back=.true.)
+      alpha = x(k + 1)
+      factor = 0.0_dp
+      v = [0.0_dp]
+      if (last == k + 1) return
+      alpha = -sign(reduced_norm, x(k + 1))
+      v = x(k + 1:last)
+      v(1) = v(1) - alpha
+      factor = 2.0_dp / dot_product(v, v)
+   end subroutine householder
+
+   !> Record the inclusion of column j at position k+1 (k = f%count) by the swap of rows k+1 and
+   !> pivot and the reflection (last, factor, v): its transformation, the signed permutation,
+   !> the reduced column alpha e_{k+1} (above row k+1 as it is) and the active list.
+   subroutine record_inclusion(f, j, pivot, last, factor, v, alpha)
+      type(factorisation), intent(inout) :: f
+      integer, intent(in) :: j, pivot, last
+      real(dp), intent(in) :: factor, v(:), alpha
+      integer :: k
+
+      k = f%count
+      call record_op(f%ops, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
+      call permutation_follow(f%permutation, f%ops, f%ops%count)
       f%applied(j) = f%ops%count
       f%r(k + 1, j) = alpha
       f%r(k + 2:f%n, j) = 0.0_dp
@@ -470,8 +503,7 @@ contains
       f%list(k + 1) = j
       f%diagonal(k + 1) = all(f%r(1:k, j) == 0.0_dp)
       f%status(j) = k + 1
-      accepted = .true.
-   end subroutine factor_include
+   end subroutine record_inclusion
 
    !> factor_include for a column with one non-zero while Q is a signed permutation: the
    !> non-zero is sign(p) g_j(row) at p = position(row); the column depends on the active ones
@@ -637,7 +669,7 @@ contains
          j = outputs(i)
          k = f%count
          reduced_norm = norm2(work(k + 1:f%n, i))
-         if (reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * f%norm(j)) then
+         if (dependent(reduced_norm, f%norm(j))) then
             f%r(:, j) = work(:, i)   ! passive, up to date with the transformations so far
             f%applied(j) = f%ops%count
             cycle
@@ -648,16 +680,10 @@ contains
             call swap_rows(eager_work, k + 1, pivot)
             call swap_rows(reflectors(:, 1:reflections), k + 1, pivot)
          end if
-         last = k + findloc(work(k + 1:f%n, i) /= 0.0_dp, .true., dim=1, back=.true.)
+         call householder(work(:, i), k, reduced_norm, last, alpha, v, factor)
          reflections = reflections + 1
          span_last = max(span_last, last, pivot)
-         alpha = work(k + 1, i)
-         factor = 0.0_dp
          if (last > k + 1) then
-            alpha = -sign(reduced_norm, work(k + 1, i))
-            v = work(k + 1:last, i)
-            v(1) = v(1) - alpha
-            factor = 2.0_dp / dot_product(v, v)
             ! The panel's later columns: x <- x - factor v (v^T x).
             if (i < panel_last) then
                s = factor * matmul(v, work(k + 1:last, i + 1:panel_last))
@@ -669,18 +695,9 @@ contains
                t_factor(1:c - 1, c) = -factor * matmul(t_factor(1:c - 1, 1:c - 1), matmul(v, reflectors(k + 1:last, 1:c - 1)))
                t_factor(c, c) = factor
             end associate
-         else
-            v = [0.0_dp]   ! the swap alone (V's column and T's stay zero)
-         end if
-         call record_op(f%ops, OP_REFLECT, k + 1, pivot, merge(last, k + 1, last > k + 1), factor, v, 0.0_dp, 0.0_dp)
-         call permutation_follow(f%permutation, f%ops, f%ops%count)
-         work(k + 1, i) = alpha
-         work(k + 2:f%n, i) = 0.0_dp
-         f%r(:, j) = work(:, i)
-         f%count = k + 1
-         f%list(k + 1) = j
-         f%diagonal(k + 1) = all(work(1:k, i) == 0.0_dp)
-         f%status(j) = k + 1
+         end if   ! else the swap alone (V's column and T's stay zero)
+         f%r(1:k, j) = work(1:k, i)
+         call record_inclusion(f, j, pivot, last, factor, v, alpha)
       end do
       if (reflections == 0) return
       ! The later columns with a non-zero in the rows changed (those after them are left alone).
