@@ -32,6 +32,7 @@
 !> it: linear constraints are factorised once per run.
 module optgra_active_set
    use optgra_kinds
+   use optgra_vector, only: dot, norm
    implicit none
    private
 
@@ -224,7 +225,7 @@ contains
             f%norm(j) = abs(f%single_value(j))
             f%stored(j) = .false.
          else
-            f%norm(j) = norm2(f%r(:, j))
+            f%norm(j) = norm(f%r(:, j))
             f%single_row(j) = 0
             if (count(f%r(:, j) /= 0.0_dp) == 1) then
                f%single_row(j) = findloc(f%r(:, j) /= 0.0_dp, .true., 1)
@@ -250,7 +251,7 @@ contains
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: j
       call factor_refresh(f, j)
-      null_norm = norm2(f%r(f%count + 1:f%n, j))
+      null_norm = norm(f%r(f%count + 1:f%n, j))
    end function null_norm
 
    !> Scalar product of the null-space parts of columns i and j (= g_i . p_j for projected p_j).
@@ -259,7 +260,7 @@ contains
       integer, intent(in) :: i, j
       call factor_refresh(f, i)
       call factor_refresh(f, j)
-      null_dot = dot_product(f%r(f%count + 1:f%n, i), f%r(f%count + 1:f%n, j))
+      null_dot = dot(f%r(f%count + 1:f%n, i), f%r(f%count + 1:f%n, j))
    end function null_dot
 
    !> Bring column j up to date: replay on it the transformations it has not seen.
@@ -314,7 +315,7 @@ contains
       if (last == row) return
       start = ops%start(op)
       associate (v => ops%vector(start + 1:start + last - row + 1))
-         s = ops%scale(op) * dot_product(v, x(row:last))
+         s = ops%scale(op) * dot(v, x(row:last))
          if (s /= 0.0_dp) x(row:last) = x(row:last) - s * v
       end associate
    end subroutine apply_op
@@ -408,7 +409,7 @@ contains
          return
       end if
       call factor_refresh(f, j)
-      reduced_norm = norm2(f%r(k + 1:f%n, j))
+      reduced_norm = norm(f%r(k + 1:f%n, j))
       if (dependent(reduced_norm, f%norm(j))) return
 
       columns = pack([(col, col = 1, f%m + 3)], [(eager(f, col) .and. col /= j, col = 1, f%m + 3)])
@@ -443,7 +444,7 @@ contains
             do c = 1, size(columns)
                col = columns(c)
                if (f%status(col) > 0) cycle  ! zero below its own row
-               s = factor * dot_product(v, f%r(k + 1:last, col))
+               s = factor * dot(v, f%r(k + 1:last, col))
                if (s /= 0.0_dp) f%r(k + 1:last, col) = f%r(k + 1:last, col) - s * v
             end do
          end if
@@ -457,9 +458,9 @@ contains
 
    !> True for a column whose reduced part (of norm reduced_norm) is negligible against its
    !> unreduced norm: it depends on the active columns.
-   pure logical function dependent(reduced_norm, norm)
-      real(dp), intent(in) :: reduced_norm, norm
-      dependent = reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * norm
+   pure logical function dependent(reduced_norm, full_norm)
+      real(dp), intent(in) :: reduced_norm, full_norm
+      dependent = reduced_norm == 0.0_dp .or. reduced_norm <= DEPENDENCE_TOLERANCE * full_norm
    end function dependent
 
    !> The Householder reflection I - factor v v^T of rows k+1..last that maps x(k+1:last) onto
@@ -481,7 +482,7 @@ contains
       alpha = -sign(reduced_norm, x(k + 1))
       v = x(k + 1:last)
       v(1) = v(1) - alpha
-      factor = 2.0_dp / dot_product(v, v)
+      factor = 2.0_dp / dot(v, v)
    end subroutine householder
 
    !> Record the inclusion of column j at position k+1 (k = f%count) by the swap of rows k+1 and
@@ -668,7 +669,7 @@ contains
       do i = panel_first, panel_last
          j = outputs(i)
          k = f%count
-         reduced_norm = norm2(work(k + 1:f%n, i))
+         reduced_norm = norm(work(k + 1:f%n, i))
          if (dependent(reduced_norm, f%norm(j))) then
             f%r(:, j) = work(:, i)   ! passive, up to date with the transformations so far
             f%applied(j) = f%ops%count
@@ -880,7 +881,7 @@ contains
          if (f%diagonal(i)) then
             w(i) = b(i) / f%r(i, col)
          else
-            w(i) = (b(i) - dot_product(f%r(1:i - 1, col), w(1:i - 1))) / f%r(i, col)
+            w(i) = (b(i) - dot(f%r(1:i - 1, col), w(1:i - 1))) / f%r(i, col)
          end if
       end do
    end function forward_solve

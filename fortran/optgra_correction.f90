@@ -10,6 +10,7 @@
 !> starts again with the same derivatives, at most MAX_CHORD_PASSES times.
 module optgra_correction
    use optgra_kinds
+   use optgra_vector, only: dot, norm
    use optgra_state, only: engine_state, MODE_OPTIMISE
    use optgra_problem, only: violated, total_violation, directional_derivatives, is_bound_row, &
                              clip_to_box, directional_derivative, add_gradient
@@ -348,7 +349,7 @@ contains
          do move = 1, MAX_REPEATS * (m + 1)
             ! d with A d = -c_A and d in the row space of A.
             d = active_combination(f, g, backward_solve(f, forward_solve(f, -c(f%list(1:f%count)))))
-            dn = norm2(d)
+            dn = norm(d)
             if (dn == 0.0_dp) return
             ! Hold the candidate inequality that d violates fastest, then recompute d.
             pick = 0

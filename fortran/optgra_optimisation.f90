@@ -20,6 +20,7 @@
 !> not the functions, and a walk along hundreds of bounds costs no more evaluations than a few.
 module optgra_optimisation
    use optgra_kinds
+   use optgra_vector, only: dot, norm
    use optgra_state, only: engine_state
    use optgra_problem, only: is_bound_row, directional_derivative, clip_to_box
    use optgra_active_set
@@ -199,8 +200,8 @@ contains
                      if (bent) curvature(j) = q(j) - st%problem%bound_slope(i_bound) &
                                               * second_order(st%problem%bound_variable(i_bound))
                   else
-                     slope(j) = dot_product(gj(:, j), d)
-                     if (bent) curvature(j) = q(j) - dot_product(gj(:, j), second_order)
+                     slope(j) = dot(gj(:, j), d)
+                     if (bent) curvature(j) = q(j) - dot(gj(:, j), second_order)
                   end if
                   if (j > m) cycle
                   if (f%status(j) /= STATUS_PASSIVE) cycle
@@ -273,7 +274,7 @@ contains
             else if (probe_step > 0.0_dp) then
                probe_point = clip_to_box(st%problem, st%memory%reference_point + (probe_step / big_d) * d)
                e = probe_point - st%memory%reference_point
-               e2 = dot_product(e, e)
+               e2 = dot(e, e)
                if (e2 > 0.0_dp) then
                   call evaluate_values(st%problem, st%evaluator, probe_point, probe_values)
                   if (st%evaluator%status /= STATUS_OK) return
@@ -282,7 +283,7 @@ contains
                      ! the bound rows are linear
                      if (is_bound_row(st%problem, jj) .or. st%problem%kind(jj) == TYPE_IGNORED) cycle
                      rayleigh(jj) = 2.0_dp * (probe_values(jj) - st%memory%reference_values(jj) &
-                                      - dot_product(st%jacobian(:, jj), e)) / e2
+                                      - dot(st%jacobian(:, jj), e)) / e2
                   end do
                   q = rayleigh * big_d**2
                end if
@@ -300,7 +301,7 @@ contains
             bent = any(w /= 0.0_dp)
             second_order = active_combination(f, st%jacobian, backward_solve(f, w))
             ! g.d = g_merit.d for d in the null space, without the rounding residue A d.
-            b = 0.5_dp * (q(merit) - dot_product(f%r(1:f%count, merit), w)) / big_d**2
+            b = 0.5_dp * (q(merit) - dot(f%r(1:f%count, merit), w)) / big_d**2
          end associate
       end subroutine quadratic_model
 
@@ -313,8 +314,8 @@ contains
             call walk_direction(th, be)
          else
             d = th * g + be * d_minus
-            big_d = norm2(d)
-            g_dot_d = dot_product(g, d)
+            big_d = norm(d)
+            g_dot_d = dot(g, d)
          end if
       end subroutine form_direction
 
@@ -344,9 +345,9 @@ contains
             end associate
             y = g - g_minus
             s = st%memory%reference_point - st%memory%previous_reference
-            call conjugate_coefficients(st%problem%method, dot_product(g, g), dot_product(g_minus, g_minus), &
-                                        dot_product(s, s), dot_product(s, y), dot_product(d_minus, y), &
-                                        dot_product(y, g), dot_product(s, g), th, be)
+            call conjugate_coefficients(st%problem%method, dot(g, g), dot(g_minus, g_minus), &
+                                        dot(s, s), dot(s, y), dot(d_minus, y), &
+                                        dot(y, g), dot(s, g), th, be)
          end if
          if (th == 1.0_dp .and. be == 0.0_dp) return
          call form_direction(th, be)
@@ -355,8 +356,8 @@ contains
             g_norm = sqrt(walk%gg)
             d_minus_norm = sqrt(walk%dm_dm)
          else
-            g_norm = norm2(g)
-            d_minus_norm = norm2(d_minus)
+            g_norm = norm(g)
+            d_minus_norm = norm(d_minus)
          end if
          if (big_d <= CANCELLATION * (abs(th) * g_norm + abs(be) * d_minus_norm) .or. g_dot_d < 0.0_dp) then
             th = 1.0_dp
@@ -802,9 +803,9 @@ contains
 
    !> A candidate of rate g_j . p / |p| (p the projected merit gradient) and gradient norm
    !> norm_j that the greedy includes: a significant rate against its boundary.
-   pure logical function pushes_against(rate, norm, max_distance)
-      real(dp), intent(in) :: rate, norm, max_distance
-      pushes_against = .not. (abs(rate) * max_distance < SIGNIFICANT_CHANGE .or. rate / norm >= 0.0_dp)
+   pure logical function pushes_against(rate, gradient_norm, max_distance)
+      real(dp), intent(in) :: rate, gradient_norm, max_distance
+      pushes_against = .not. (abs(rate) * max_distance < SIGNIFICANT_CHANGE .or. rate / gradient_norm >= 0.0_dp)
    end function pushes_against
 
    !> theta and beta of the conjugate direction d = theta g + beta d_minus from the scalar

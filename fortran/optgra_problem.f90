@@ -10,6 +10,7 @@
 !> c = sign * (X_i - bound) with sign +1 for a lower and -1 for an upper bound.
 module optgra_problem
    use optgra_kinds
+   use optgra_vector, only: dot, norm
    implicit none
    private
 
@@ -198,7 +199,7 @@ contains
          i = p%bound_variable(j - p%m_user)
          directional_derivative = p%bound_slope(j - p%m_user) * d(i)
       else
-         directional_derivative = dot_product(gradients(:, j), d)
+         directional_derivative = dot(gradients(:, j), d)
       end if
    end function directional_derivative
 
@@ -232,7 +233,7 @@ contains
          if (.not. wanted(j)) then
             rate(j) = 0.0_dp
          else if (.not. is_bound_row(p, j)) then
-            rate(j) = dot_product(gradients(:, j), d)
+            rate(j) = dot(gradients(:, j), d)
          end if
       end do
    end function directional_derivatives

@@ -28,6 +28,7 @@
 module optgra_sensitivity
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
    use optgra_kinds
+   use optgra_vector, only: dot, norm
    use optgra_state, only: engine_state, state_start_run, MODE_NEW_OUTPUTS, MODE_SHIFTED_OUTPUTS
    use optgra_evaluation, only: evaluate_values, evaluate_derivatives
    use optgra_active_set
@@ -137,7 +138,7 @@ contains
             cc(:, j) = active_sensitivity(st, j, y)
             do q = 1, n
                if (.not. p%fixed(q)) cycle
-               cp(q, j) = (gf(q, j) - dot_product(y, gf(q, f%list(1:k)))) * sigma(j) / s(q)
+               cp(q, j) = (gf(q, j) - dot(y, gf(q, f%list(1:k)))) * sigma(j) / s(q)
             end do
          end do
       end associate
@@ -179,10 +180,10 @@ contains
          k = f%count
          target_values = -st%c(f%list(1:k))
          dx = active_combination(f, st%jacobian, backward_solve(f, forward_solve(f, target_values)))
-         if (norm2(dx) > p%max_distance) return
+         if (norm(dx) > p%max_distance) return
          st%x = st%x + dx
          do j = 1, m + 1
-            st%c(j) = st%c(j) + dot_product(st%jacobian(:, j), dx)
+            st%c(j) = st%c(j) + dot(st%jacobian(:, j), dx)
          end do
          st%c(f%list(1:k)) = 0.0_dp
 
@@ -197,7 +198,7 @@ contains
          ! and judge feasibility there with the constraints' own types.
          dx = st%x - mem%reference_point
          do j = 1, m + 1
-            st%c(j) = c_start(j) + dot_product(st%jacobian(:, j), dx)
+            st%c(j) = c_start(j) + dot(st%jacobian(:, j), dx)
          end do
          if (any(violated(p%kind(1:m), st%c(1:m)))) return
          success = 1

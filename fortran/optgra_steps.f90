@@ -1,6 +1,7 @@
 !> Step lengths: where a path leaves the trust ball, or first reaches a constraint boundary.
 module optgra_steps
    use optgra_kinds
+   use optgra_vector, only: dot, norm
    implicit none
    private
 
@@ -13,7 +14,7 @@ contains
    !> computed without cancellation.  Zero when delta is already outside the ball.
    pure real(dp) function ball_step(delta, d, radius) result(t)
       real(dp), intent(in) :: delta(:), d(:), radius
-      t = ball_step_from_products(dot_product(d, d), dot_product(delta, d), dot_product(delta, delta), radius)
+      t = ball_step_from_products(dot(d, d), dot(delta, d), dot(delta, delta), radius)
    end function ball_step
 
    !> ball_step from the scalar products d.d, delta.d and delta.delta.
