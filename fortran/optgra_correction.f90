@@ -243,7 +243,7 @@ contains
 
                ! Unit direction d = (h - sum mu_i g_{a_i}) / |p|, up to the ball or the first hit.
                d = (h - active_combination(f, g, mu)) / pnorm
-               step = ball_step(st%x - st%memory%reference_point, d, radius)
+               step = ball_step(st%x - st%memory%reference_point, d, st%memory%correction_radius)
                call move_to_first_hit(st, d, 1.0_dp, step, hit)
                if (hit == 0) then
                   outcome = WALK_RADIUS
@@ -370,7 +370,7 @@ contains
                cycle
             end if
             ! Up to the zero of the active values (t = 1), the radius, or the first passive hit.
-            step = min(1.0_dp, ball_step(st%x - st%memory%reference_point, d, radius))
+            step = min(1.0_dp, ball_step(st%x - st%memory%reference_point, d, st%memory%correction_radius))
             call move_to_first_hit(st, d, dn, step, hit)
             ! g_a . d = -c_a for the active outputs.
             c(f%list(1:f%count)) = (1.0_dp - step) * c(f%list(1:f%count))

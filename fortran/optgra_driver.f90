@@ -9,7 +9,8 @@
 module optgra_driver
    use optgra_kinds
    use optgra_state, only: engine_state, state_start_run
-   use optgra_problem, only: start_point, raw_point, violated
+   use optgra_problem, only: start_point, raw_point, violated, total_violation
+   use optgra_vector, only: norm
    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
    use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached
    use optgra_correction, only: correction_phase
@@ -28,6 +29,11 @@ module optgra_driver
    !> step left the region where the constraints' linear model holds: it is taken back, and the
    !> radius shrinks to a quarter of its length.
    real(dp), parameter :: RECOVERY_RATE = 0.5_dp
+   !> Until the first feasible point, a correction that increases the total violation is taken
+   !> back and the correction radius shrinks to a quarter of its move; one that cuts the
+   !> violation to CORRECTION_GAIN of its value with a move of the full radius doubles it again
+   !> (up to max_distance).
+   real(dp), parameter :: CORRECTION_GAIN = 0.25_dp
    !> At the optimum, constraints violated by more than this many tolerances (the step keeps the
    !> active ones to second order only) are corrected onto their boundary before the return.
    real(dp), parameter :: POLISH_BAND = 1.0e-3_dp
@@ -51,9 +57,9 @@ contains
       real(dp), intent(out) :: y_raw(:)
       integer, intent(out) :: result, iterations, info
       real(dp), allocatable :: x_best(:), c_best(:), raw_best(:), step_origin(:)
-      real(dp), allocatable :: x_linearised(:), raw_linearised(:)
-      real(dp) :: origin_merit
-      logical :: judging
+      real(dp), allocatable :: x_linearised(:), raw_linearised(:), correction_origin(:)
+      real(dp) :: origin_merit, origin_violation
+      logical :: judging, correcting
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
       integer :: k, first_feasible, divergence, stagnation, weight, guard, recovery
       real(dp) :: recovery_violation, last_gain, last_ratio
@@ -84,8 +90,11 @@ contains
          last_gain = 0.0_dp
          last_ratio = 0.0_dp
          judging = .false.
+         correcting = .false.
          origin_merit = 0.0_dp
+         origin_violation = 0.0_dp
          step_origin = st%x
+         correction_origin = st%x
          x_best = st%x
          c_best = st%c
          raw_best = y_raw
@@ -123,6 +132,13 @@ contains
                   call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
                   if (st%evaluator%status /= STATUS_OK) exit
                end if
+            else if (correcting) then
+               correcting = .false.
+               if (.not. correction_accepted()) then
+                  st%x = correction_origin
+                  call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
+                  if (st%evaluator%status /= STATUS_OK) exit
+               end if
             end if
             mem%previous_reference = merge(st%x, mem%reference_point, k == 1)
             mem%reference_point = st%x
@@ -131,6 +147,7 @@ contains
             raw_linearised = st%evaluator%cached_outputs
             call log_iteration(st%log, k, raw_point(p, st%x), raw_linearised)
             mem%moved = 0.0_dp
+            origin_violation = total_violation(p%kind(1:m), st%c(1:m), 1.0_dp)
 
             call correction_phase(st, finished, violation, distance)
             if (st%evaluator%status /= STATUS_OK) exit
@@ -140,7 +157,12 @@ contains
                call log_message(st%log, 2, line)
             end if
             if (.not. finished) then
-               ! An iteration that cannot move would repeat itself: stop.
+               ! An iteration that cannot move would repeat itself: stop, unless an optimisation
+               ! step led here; then take the step back.
+               if (mem%moved == 0.0_dp .and. first_feasible /= 0 .and. any(st%x /= step_origin)) then
+                  call take_step_back()
+                  cycle
+               end if
                if (mem%moved == 0.0_dp) then
                   result = merge(RESULT_NOT_MATCHED, RESULT_MATCHED, first_feasible == 0)
                   if (first_feasible /= 0) st%x = x_best
@@ -155,6 +177,9 @@ contains
                      cycle
                   end if
                   recovery_violation = violation
+               else
+                  correcting = .true.
+                  correction_origin = x_linearised
                end if
                ! Diverging: the mean distance to feasibility grows over max_divergence iterations.
                divergence = divergence + 1
@@ -175,7 +200,10 @@ contains
                c_best = st%c
                raw_best = st%evaluator%cached_outputs
             end if
-            if (first_feasible == 0) first_feasible = k
+            if (first_feasible == 0) then
+               first_feasible = k
+               mem%correction_radius = p%max_distance
+            end if
             ! Stagnating: the running mean of the best merit decreases.
             stagnation = stagnation + 1
             weight = min(stagnation, max_stagnation)
@@ -279,6 +307,28 @@ contains
             end if
          end associate
       end subroutine take_step_back
+
+      !> Judge the last correction (from correction_origin, before the first feasible point) by
+      !> the total violation at the point it reached, st%c: see CORRECTION_GAIN.
+      logical function correction_accepted() result(accepted)
+         real(dp) :: reached, move
+
+         associate (mem => st%memory, p => st%problem, m => st%problem%m)
+            reached = total_violation(p%kind(1:m), st%c(1:m), 1.0_dp)
+            move = norm(st%x - correction_origin)
+            accepted = reached <= origin_violation
+            if (.not. accepted) then
+               mem%correction_radius = max(0.25_dp * move, MIN_RADIUS_FRACTION * p%max_distance)
+            else if (reached <= CORRECTION_GAIN * origin_violation .and. move > 0.9_dp * mem%correction_radius) then
+               mem%correction_radius = min(2.0_dp * mem%correction_radius, p%max_distance)
+            end if
+            if (log_enabled(st%log, 2)) then
+               write (line, '(a,es11.3,a,es11.3,a,l1,a,es11.3)') 'correction violation ', reached, &
+                  ' from ', origin_violation, ' accepted ', accepted, ' radius ', mem%correction_radius
+               call log_message(st%log, 2, line)
+            end if
+         end associate
+      end function correction_accepted
 
       !> Compare the merit gain of the last optimisation step with its model's prediction.  A
       !> step that gains less than a tenth of the prediction shrinks the radius to a quarter of

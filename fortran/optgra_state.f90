@@ -26,6 +26,8 @@ module optgra_state
       integer, allocatable :: previous_status(:)      ! (m) statuses at the end of the last step
       real(dp) :: moved = 0.0_dp                      ! distance moved in this iteration
       real(dp) :: radius = 0.0_dp                     ! current step radius (<= max_distance)
+      real(dp) :: correction_radius = 0.0_dp          ! radius of the correction's moves about
+                                                      ! x_ref (<= max_distance)
       real(dp) :: step_length = 0.0_dp                ! length of the last optimisation step
       real(dp) :: predicted_gain = 0.0_dp             ! merit gain its model predicted
       real(dp) :: gain_ratio = 0.0_dp                 ! recent ratio of successive step gains
@@ -123,6 +125,7 @@ contains
          call set_bound_columns(st%problem, st%jacobian, .false.)
          call set_bound_columns(st%problem, st%full_jacobian, .true.)
       end if
+      st%memory%correction_radius = st%problem%max_distance
       call factor_allocate(st%factor, st%problem%n, st%problem%m, st%problem%bound_variable, &
                            st%problem%bound_slope, info)
    end subroutine state_start_run
