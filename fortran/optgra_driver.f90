@@ -120,8 +120,13 @@ contains
                exit
             end if
             k = k + 1
-            call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
-            if (st%evaluator%status /= STATUS_OK) exit
+            ! The last move is judged by the values where it ended, before any derivative is
+            ! taken there: one taken back costs no derivatives at either end (those at its
+            ! origin, the last linearisation point, are still at hand).
+            if (judging .or. correcting) then
+               call evaluate_values(p, st%evaluator, st%x, st%c)
+               if (st%evaluator%status /= STATUS_OK) exit
+            end if
             if (judging) then
                judging = .false.
                if (.not. step_accepted()) then
@@ -129,17 +134,13 @@ contains
                   st%x = step_origin
                   mem%previous_status = 0
                   mem%previous_direction = 0.0_dp
-                  call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
-                  if (st%evaluator%status /= STATUS_OK) exit
                end if
             else if (correcting) then
                correcting = .false.
-               if (.not. correction_accepted()) then
-                  st%x = correction_origin
-                  call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
-                  if (st%evaluator%status /= STATUS_OK) exit
-               end if
+               if (.not. correction_accepted()) st%x = correction_origin
             end if
+            call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
+            if (st%evaluator%status /= STATUS_OK) exit
             mem%previous_reference = merge(st%x, mem%reference_point, k == 1)
             mem%reference_point = st%x
             mem%reference_values = st%c

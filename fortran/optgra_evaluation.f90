@@ -26,6 +26,11 @@ module optgra_evaluation
    public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
    public :: set_bound_columns
 
+   !> evaluate_values answers from memory for the last RECENT_POINTS points it evaluated: a
+   !> step that is taken back, or a probe repeated from the same linearisation, asks again for
+   !> points bitwise the same.
+   integer, parameter :: RECENT_POINTS = 4
+
    abstract interface
       !> Fill values(1:n_out) with the raw outputs at x (constraints, then merit).  Return 0 to
       !> continue, anything else to stop the engine.
@@ -83,6 +88,17 @@ module optgra_evaluation
       logical :: have_cache = .false.
       real(dp), allocatable :: cached_point(:)    ! (n) raw X of the last evaluation
       real(dp), allocatable :: cached_outputs(:)  ! (m+1) raw outputs there
+      !> The last RECENT_POINTS points evaluated by evaluate_values (a ring; recent_count of
+      !> them filled, the newest at recent_newest), and their raw outputs.
+      integer :: recent_count = 0
+      integer :: recent_newest = 0
+      real(dp), allocatable :: recent_points(:, :)  ! (n, RECENT_POINTS)
+      real(dp), allocatable :: recent_outputs(:, :) ! (m+1, RECENT_POINTS)
+      !> user_jacobian holds the derivatives at derivative_point (raw X), with the parameters'
+      !> rows when derivatives_with_parameters.
+      logical :: have_derivatives = .false.
+      logical :: derivatives_with_parameters = .false.
+      real(dp), allocatable :: derivative_point(:)  ! (n)
       real(dp), allocatable :: user_values(:)     ! (m_user+1)
       real(dp), allocatable :: user_jacobian(:, :) ! (n, m_user+1)
    end type evaluator
@@ -97,12 +113,18 @@ contains
 
       if (allocated(ev%cached_point)) deallocate (ev%cached_point, ev%cached_outputs, &
                                                   ev%user_values, ev%user_jacobian, &
-                                                  ev%best_point, ev%best_outputs)
+                                                  ev%best_point, ev%best_outputs, &
+                                                  ev%recent_points, ev%recent_outputs, &
+                                                  ev%derivative_point)
       allocate (ev%cached_point(p%n), ev%cached_outputs(p%m + 1), ev%user_values(p%m_user + 1), &
                 ev%user_jacobian(p%n, p%m_user + 1), ev%best_point(p%n), ev%best_outputs(p%m + 1), &
-                stat=ierr)
+                ev%recent_points(p%n, RECENT_POINTS), ev%recent_outputs(p%m + 1, RECENT_POINTS), &
+                ev%derivative_point(p%n), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       ev%have_cache = .false.
+      ev%recent_count = 0
+      ev%recent_newest = 0
+      ev%have_derivatives = .false.
       ev%have_best = .false.
       ev%status = STATUS_OK
       ev%nonfinite_output = 0
@@ -271,26 +293,51 @@ contains
       ev%best_outputs = raw
    end subroutine offer_best
 
-   !> Internal outputs c at internal point x (cached).
+   !> Internal outputs c at internal point x (remembered for the recent points).
    subroutine evaluate_values(p, ev, x, c)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
       real(dp), intent(in) :: x(:)
       real(dp), intent(out) :: c(:)
       real(dp) :: point(p%n)
+      integer :: slot
 
       point = raw_point(p, x)
       if (.not. (ev%have_cache .and. all(point == ev%cached_point))) then
-         call raw_outputs_of(p, ev, point, ev%cached_outputs)
-         ev%have_cache = ev%status == STATUS_OK
-         if (.not. ev%have_cache) then
-            c = 0.0_dp
-            return
+         slot = recent_slot(ev, point)
+         if (slot > 0) then
+            ev%cached_outputs = ev%recent_outputs(:, slot)
+         else
+            call raw_outputs_of(p, ev, point, ev%cached_outputs)
+            ev%have_cache = ev%status == STATUS_OK
+            if (.not. ev%have_cache) then
+               c = 0.0_dp
+               return
+            end if
+            ev%recent_newest = modulo(ev%recent_newest, RECENT_POINTS) + 1
+            ev%recent_count = min(ev%recent_count + 1, RECENT_POINTS)
+            ev%recent_points(:, ev%recent_newest) = point
+            ev%recent_outputs(:, ev%recent_newest) = ev%cached_outputs
          end if
          ev%cached_point = point
       end if
       c = ev%cached_outputs / p%output_scale
    end subroutine evaluate_values
+
+   !> The slot of the recent points holding exactly this raw point, else 0.
+   pure integer function recent_slot(ev, point)
+      type(evaluator), intent(in) :: ev
+      real(dp), intent(in) :: point(:)
+      integer :: slot
+
+      recent_slot = 0
+      do slot = 1, ev%recent_count
+         if (all(ev%recent_points(:, slot) == point)) then
+            recent_slot = slot
+            return
+         end if
+      end do
+   end function recent_slot
 
    !> Values c and the working Jacobian at x (the rows of fixed variables zero); with
    !> full_jacobian, also the Jacobian with the parameters' rows (which costs their differences).
@@ -313,20 +360,28 @@ contains
       call evaluate_values(p, ev, x, c)
       if (ev%status /= STATUS_OK .or. p%derivative_mode == DERIVATIVES_NONE) return
       point = raw_point(p, x)
-      ! ev%user_jacobian: dC/dX in the user's order, the merit last.
-      select case (p%derivative_mode)
-      case (DERIVATIVES_USER)
-         call user_jacobian_at(p, ev, point)
-      case (DERIVATIVES_CENTRAL, DERIVATIVES_FORWARD)
-         call difference_jacobian(p, ev, point, ev%cached_outputs, ev%user_jacobian, with_parameters, &
-                                  p%derivative_mode == DERIVATIVES_CENTRAL)
-      case (DERIVATIVES_CHECK)
-         call user_jacobian_at(p, ev, point)
-         allocate (check_jacobian(p%n, p%m_user + 1))
-         call difference_jacobian(p, ev, point, ev%cached_outputs, check_jacobian, with_parameters, .true.)
-         if (ev%status == STATUS_OK) call report_mismatches(p, lg, ev%user_jacobian, check_jacobian)
-      end select
-      if (ev%status /= STATUS_OK) return
+      ! ev%user_jacobian: dC/dX in the user's order, the merit last; kept from the last call at
+      ! the same point (a linearisation point returned to after a step was taken back).
+      if (.not. (ev%have_derivatives .and. (ev%derivatives_with_parameters .eqv. with_parameters) &
+                 .and. all(point == ev%derivative_point))) then
+         ev%have_derivatives = .false.
+         select case (p%derivative_mode)
+         case (DERIVATIVES_USER)
+            call user_jacobian_at(p, ev, point)
+         case (DERIVATIVES_CENTRAL, DERIVATIVES_FORWARD)
+            call difference_jacobian(p, ev, point, ev%cached_outputs, ev%user_jacobian, with_parameters, &
+                                     p%derivative_mode == DERIVATIVES_CENTRAL)
+         case (DERIVATIVES_CHECK)
+            call user_jacobian_at(p, ev, point)
+            allocate (check_jacobian(p%n, p%m_user + 1))
+            call difference_jacobian(p, ev, point, ev%cached_outputs, check_jacobian, with_parameters, .true.)
+            if (ev%status == STATUS_OK) call report_mismatches(p, lg, ev%user_jacobian, check_jacobian)
+         end select
+         if (ev%status /= STATUS_OK) return
+         ev%have_derivatives = .true.
+         ev%derivatives_with_parameters = with_parameters
+         ev%derivative_point = point
+      end if
       do k = 1, p%m_user + 1
          j = engine_index(p, k)
          if (p%kind(j) == TYPE_IGNORED .and. j <= p%m) then

@@ -55,7 +55,8 @@ class IterationRecord:
 
     Attributes:
         iteration: 1, 2, ...
-        evaluations: fitness evaluations made up to and including this point.
+        evaluations: fitness evaluations made when the problem was linearised there (the point
+            itself may have been evaluated before: one returned to is not evaluated again).
         objective: the objective there.
         max_violation: the largest constraint violation there (raw units, box bounds included).
         x: the point (problem space).

@@ -1,0 +1,76 @@
+"""Evaluations are not repeated: a point asked for again is answered from memory.
+
+A step that is taken back returns to its origin, a linearisation point whose values and
+derivatives are known; a probe repeated from the same linearisation asks for the same points.
+The engine remembers the last four points it evaluated and the derivatives at its last
+linearisation point, and judges a move by its values before taking any derivative where it
+ended.
+"""
+
+import numpy as np
+import pygmo
+import pytest
+
+import hs_problems as H
+import pyoptgra
+
+RECENT_POINTS = 4
+
+
+class Recording:
+    """A UDP forwarding to ``udp`` that records every point it is asked about."""
+
+    def __init__(self, udp) -> None:
+        self.udp = udp
+        self.calls: list[tuple[str, bytes]] = []
+
+    def fitness(self, x):
+        self.calls.append(("f", np.asarray(x, dtype=float).tobytes()))
+        return self.udp.fitness(x)
+
+    def gradient(self, x):
+        self.calls.append(("g", np.asarray(x, dtype=float).tobytes()))
+        return self.udp.gradient(x)
+
+    def get_bounds(self):
+        return self.udp.get_bounds()
+
+    def get_nec(self):
+        return self.udp.nec
+
+    def get_nic(self):
+        return self.udp.nic
+
+
+def record(name):
+    udp = H.get_problem(name)
+    recording = Recording(udp)
+    problem = pygmo.problem(recording)
+    problem.c_tol = [1e-6] * problem.get_nc()
+    x0 = np.clip(type(udp).x0, *problem.get_bounds())
+    result = pyoptgra.optgra().solve(problem, x0)
+    # solve works on a copy of the problem: read the calls from it
+    return problem.extract(Recording).calls, result
+
+
+@pytest.mark.parametrize("name", [c.name for c in H.ALL_PROBLEMS])
+def test_no_point_is_evaluated_twice_in_a_row(name):
+    calls, result = record(name)
+    fitness = [x for kind, x in calls if kind == "f"]
+    gradient = [x for kind, x in calls if kind == "g"]
+    assert len(fitness) == result.evaluations["fitness"]
+    for i, x in enumerate(fitness):
+        assert x not in fitness[max(0, i - RECENT_POINTS) : i], f"fitness call {i + 1} repeats a recent point"
+    for i in range(1, len(gradient)):
+        assert gradient[i] != gradient[i - 1], f"gradient call {i + 1} repeats the last one"
+
+
+@pytest.mark.parametrize("name", ["hs001", "hs038", "hs112"])
+def test_a_step_taken_back_costs_no_derivatives(name):
+    """From their published starts these runs take optimisation steps back (the step's gain
+    falls short of its model's); the gradient is taken only at the linearisation points kept,
+    each once."""
+    calls, result = record(name)
+    gradient = [x for kind, x in calls if kind == "g"]
+    assert len(set(gradient)) == len(gradient)
+    assert result.evaluations["gradient"] == len(gradient)
