@@ -30,7 +30,9 @@
 !> but reaching the later columns through matrix products.  Its result is kept, and the next
 !> call with the same outputs and bitwise the same gradients restores it instead of recomputing
 !> it: linear constraints are factorised once per run.  The cache is written and restored in
-!> the storage already there (nothing is reallocated, so no fresh memory is mapped).
+!> the storage already there (nothing is reallocated, so no fresh memory is mapped), and the
+!> restore does not copy the transformations while the record still holds them from the last
+!> time (op_record%cached).
 module optgra_active_set
    use optgra_kinds
    use optgra_vector, only: dot, norm
@@ -60,6 +62,10 @@ module optgra_active_set
       integer, allocatable :: kind(:), row(:), pivot(:), last(:), start(:)
       real(dp), allocatable :: scale(:), cos(:), sin(:), vector(:)
       integer :: vector_used = 0
+      !> Transformations 1..cached (and their vectors) are those of the cache's record: the
+      !> factorisation's record keeps them after a reset until one is overwritten, and a restore
+      !> of the cache then copies nothing.
+      integer :: cached = 0
    end type op_record
 
    !> Q as a signed permutation while it is one (valid): origin(p) is the physical row at
@@ -345,6 +351,7 @@ contains
       real(dp), intent(in) :: scale, v(:), cs, sn
       integer :: capacity
 
+      ops%cached = min(ops%cached, ops%count)   ! transformation count+1 is overwritten
       if (ops%count >= size(ops%kind)) then
          capacity = max(16, 2 * size(ops%kind))
          call grow_int(ops%kind, capacity)
@@ -574,7 +581,13 @@ contains
             f%count = cache%count
             f%list(1:f%count) = cache%list
             f%diagonal(1:f%count) = cache%diagonal
-            call copy_ops(cache%ops, f%ops)
+            if (f%ops%cached == cache%ops%count) then   ! still in place since the last time
+               f%ops%count = cache%ops%count
+               f%ops%vector_used = cache%ops%vector_used
+            else
+               call copy_ops(cache%ops, f%ops)
+               f%ops%cached = f%ops%count
+            end if
             call copy_permutation(cache%permutation, f%permutation)
             f%stored(outputs) = .true.
             f%applied(outputs) = f%ops%count
@@ -622,6 +635,7 @@ contains
          cache%diagonal = f%diagonal(1:f%count)
          if (.not. allocated(cache%ops%kind)) call ops_allocate(cache%ops)
          call copy_ops(f%ops, cache%ops)
+         f%ops%cached = f%ops%count
          call copy_permutation(f%permutation, cache%permutation)
       end associate
    end subroutine store_cache
