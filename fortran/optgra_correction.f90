@@ -164,7 +164,7 @@ contains
       hits = 0
       inclusions = 0
       outcome = WALK_FAILED
-      associate (f => st%factor, g => st%jacobian, radius => st%problem%max_distance)
+      associate (f => st%factor, g => st%jacobian, max_distance => st%problem%max_distance)
          levels: do level = lowest, highest
             call equality_moves(st, kind, priority, level, hits, outcome)
             if (outcome /= WALK_ON) return
@@ -208,14 +208,14 @@ contains
                      if (inclusions(j) >= MAX_REPEATS) return
                      cycle refining
                   end if
-                  if (phi == 0.0_dp .or. phi < -pnorm * HOPELESS_RADII * radius) exit refining
+                  if (phi == 0.0_dp .or. phi < -pnorm * HOPELESS_RADII * max_distance) exit refining
                   ! Include the boundary constraint that the direction violates fastest.
                   pick = 0
                   best = 0.0_dp
                   do j = 1, m
                      if (f%status(j) /= STATUS_CANDIDATE .or. priority(j) > level) cycle
                      rate = null_dot(f, j, aux)
-                     if (abs(rate) * radius < SIGNIFICANT_CHANGE * pnorm) cycle
+                     if (abs(rate) * max_distance < SIGNIFICANT_CHANGE * pnorm) cycle
                      effective = rate / f%norm(j)
                      if (kind(j) == TYPE_EQUALITY .and. direction(j) == 0) effective = -abs(effective)
                      if (effective < best) then
@@ -236,7 +236,7 @@ contains
                   if (level == highest) outcome = WALK_FEASIBLE
                   exit moves
                end if
-               if (pnorm == 0.0_dp .or. phi < -pnorm * HOPELESS_RADII * radius) then
+               if (pnorm == 0.0_dp .or. phi < -pnorm * HOPELESS_RADII * max_distance) then
                   outcome = WALK_HOPELESS
                   return
                end if
@@ -330,7 +330,7 @@ contains
 
       m = st%problem%m
       outcome = WALK_ON
-      associate (f => st%factor, g => st%jacobian, c => st%c, radius => st%problem%max_distance)
+      associate (f => st%factor, g => st%jacobian, c => st%c, max_distance => st%problem%max_distance)
          ! The level's equalities that are not active yet; nothing to do unless one is violated.
          equalities = pack([(j, j = 1, m)], [(kind(j) == TYPE_EQUALITY .and. priority(j) <= level &
                                              .and. f%status(j) <= 0, j = 1, m)])
@@ -358,7 +358,7 @@ contains
                if (f%status(j) /= STATUS_CANDIDATE .or. kind(j) == TYPE_EQUALITY) cycle
                if (priority(j) > level) cycle
                rate = directional_derivative(st%problem, g, j, d) / dn
-               if (rate * radius > -SIGNIFICANT_CHANGE) cycle
+               if (rate * max_distance > -SIGNIFICANT_CHANGE) cycle
                if (rate / f%norm(j) < best) then
                   best = rate / f%norm(j)
                   pick = j
@@ -369,7 +369,8 @@ contains
                if (.not. accepted) f%status(pick) = STATUS_PASSIVE
                cycle
             end if
-            ! Up to the zero of the active values (t = 1), the radius, or the first passive hit.
+            ! Up to the zero of the active values (t = 1), the correction radius, or the first
+            ! passive hit.
             step = min(1.0_dp, ball_step(st%x - st%memory%reference_point, d, st%memory%correction_radius))
             call move_to_first_hit(st, d, dn, step, hit)
             ! g_a . d = -c_a for the active outputs.

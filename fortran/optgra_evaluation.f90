@@ -307,6 +307,7 @@ contains
          slot = recent_slot(ev, point)
          if (slot > 0) then
             ev%cached_outputs = ev%recent_outputs(:, slot)
+            ev%have_cache = .true.
          else
             call raw_outputs_of(p, ev, point, ev%cached_outputs)
             ev%have_cache = ev%status == STATUS_OK

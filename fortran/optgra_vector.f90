@@ -4,9 +4,11 @@
 !> allowed without -ffast-math, so it is not vectorised), and norm2 rescales at every element
 !> (a division and a branch each).  dot sums in LANES interleaved partial sums,
 !>     x.y = sum_l s_l,   s_l = sum_k x(l + k LANES) y(l + k LANES),
-!> which the compiler turns into SIMD code, in a fixed order: the result is the same bitwise on
-!> every machine and at every vector width.  norm takes sqrt(x.x) and falls back to the scaled
-!> norm2 only when x.x has overflowed or may have lost its small terms to underflow.
+!> which the compiler turns into SIMD code, in a fixed order: the result is the same bitwise at
+!> every vector width, as long as multiply-adds are not fused (the native build sets
+!> -ffp-contract=off; portable x86-64 code has no fused instructions).  norm takes sqrt(x.x)
+!> and falls back to the scaled norm2 only when x.x has overflowed or may have lost its small
+!> terms to underflow.
 module optgra_vector
    use optgra_kinds, only: dp
    implicit none

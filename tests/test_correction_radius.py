@@ -58,4 +58,4 @@ def test_rejected_corrections_are_logged_with_the_radius(caplog):
     rejected = [line for line in judged if "accepted F" in line]
     assert rejected, "the first correction from this start overshoots and must be taken back"
     radii = [float(line.split("radius")[1]) for line in rejected]
-    assert all(r < 10.0 for r in radii)  # shrunk below the default max_distance_per_iteration
+    assert all(r < pyoptgra.optgra().max_distance_per_iteration for r in radii)  # shrunk
