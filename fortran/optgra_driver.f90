@@ -9,7 +9,7 @@
 module optgra_driver
    use optgra_kinds
    use optgra_state, only: engine_state, state_start_run
-   use optgra_problem, only: start_point, raw_point, violated, total_violation
+   use optgra_problem, only: start_point, raw_point, violated, total_violation, directional_derivatives
    use optgra_vector, only: norm
    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
    use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached
@@ -29,11 +29,13 @@ module optgra_driver
    !> step left the region where the constraints' linear model holds: it is taken back, and the
    !> radius shrinks to a quarter of its length.
    real(dp), parameter :: RECOVERY_RATE = 0.5_dp
-   !> Until the first feasible point, a correction that increases the total violation is taken
-   !> back and the correction radius shrinks to a quarter of its move; one that cuts the
-   !> violation to CORRECTION_GAIN of its value with a move of the full radius doubles it again
-   !> (up to max_distance).
-   real(dp), parameter :: CORRECTION_GAIN = 0.25_dp
+   !> Until the first feasible point the correction is a trust-region method on the total
+   !> violation v.  With rho = (v(origin) - v(reached)) / (v(origin) - v_lin(reached)), v_lin the
+   !> violation of the constraints' linear model at the origin: a correction with v(reached) >
+   !> v(origin) is taken back; one with rho < POOR_AGREEMENT shrinks the correction radius to the
+   !> minimiser of the quadratic interpolating v along the move (see correction_accepted); one
+   !> with rho >= GOOD_AGREEMENT that used the full radius doubles it (up to max_distance).
+   real(dp), parameter :: POOR_AGREEMENT = 0.25_dp, GOOD_AGREEMENT = 0.75_dp
    !> At the optimum, constraints violated by more than this many tolerances (the step keeps the
    !> active ones to second order only) are corrected onto their boundary before the return.
    real(dp), parameter :: POLISH_BAND = 1.0e-3_dp
@@ -58,7 +60,7 @@ contains
       integer, intent(out) :: result, iterations, info
       real(dp), allocatable :: x_best(:), c_best(:), raw_best(:), step_origin(:)
       real(dp), allocatable :: x_linearised(:), raw_linearised(:), correction_origin(:)
-      real(dp) :: origin_merit, origin_violation
+      real(dp) :: origin_merit, origin_violation, predicted_violation
       logical :: judging, correcting
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
       integer :: k, first_feasible, divergence, stagnation, weight, guard, recovery
@@ -93,6 +95,7 @@ contains
          correcting = .false.
          origin_merit = 0.0_dp
          origin_violation = 0.0_dp
+         predicted_violation = 0.0_dp
          step_origin = st%x
          correction_origin = st%x
          x_best = st%x
@@ -181,6 +184,7 @@ contains
                else
                   correcting = .true.
                   correction_origin = x_linearised
+                  predicted_violation = linear_violation()
                end if
                ! Diverging: the mean distance to feasibility grows over max_divergence iterations.
                divergence = divergence + 1
@@ -309,23 +313,43 @@ contains
          end associate
       end subroutine take_step_back
 
+      !> Total violation of the constraints' linear model about the last linearisation point,
+      !> c + G^T (x - x_linearised), at st%x.
+      real(dp) function linear_violation() result(v)
+         real(dp) :: c_linear(st%problem%m + 1)
+
+         associate (p => st%problem, m => st%problem%m)
+            c_linear = st%memory%reference_values + directional_derivatives(p, st%jacobian, &
+                                                   st%x - x_linearised, [spread(.true., 1, m), .false.])
+            v = total_violation(p%kind(1:m), c_linear(1:m), 1.0_dp)
+         end associate
+      end function linear_violation
+
       !> Judge the last correction (from correction_origin, before the first feasible point) by
-      !> the total violation at the point it reached, st%c: see CORRECTION_GAIN.
+      !> the total violation at the point it reached, st%c, against the linear model's
+      !> prediction: see POOR_AGREEMENT.
       logical function correction_accepted() result(accepted)
-         real(dp) :: reached, move
+         real(dp) :: reached, move, predicted_gain, agreement
 
          associate (mem => st%memory, p => st%problem, m => st%problem%m)
             reached = total_violation(p%kind(1:m), st%c(1:m), 1.0_dp)
             move = norm(st%x - correction_origin)
+            predicted_gain = origin_violation - predicted_violation
+            agreement = 0.0_dp
+            if (predicted_gain > 0.0_dp) agreement = (origin_violation - reached) / predicted_gain
             accepted = reached <= origin_violation
-            if (.not. accepted) then
-               mem%correction_radius = max(0.25_dp * move, MIN_RADIUS_FRACTION * p%max_distance)
-            else if (reached <= CORRECTION_GAIN * origin_violation .and. move > 0.9_dp * mem%correction_radius) then
+            if (agreement < POOR_AGREEMENT) then
+               ! The minimiser of the quadratic through v(origin), its slope -predicted_gain and
+               ! v(reached) along the move lies at 1 / (2 (1 - rho)) of it.
+               mem%correction_radius = max(min(0.5_dp, max(0.1_dp, 0.5_dp / (1.0_dp - agreement))) * move, &
+                                           MIN_RADIUS_FRACTION * p%max_distance)
+            else if (agreement >= GOOD_AGREEMENT .and. move > 0.9_dp * mem%correction_radius) then
                mem%correction_radius = min(2.0_dp * mem%correction_radius, p%max_distance)
             end if
             if (log_enabled(st%log, 2)) then
-               write (line, '(a,es11.3,a,es11.3,a,l1,a,es11.3)') 'correction violation ', reached, &
-                  ' from ', origin_violation, ' accepted ', accepted, ' radius ', mem%correction_radius
+               write (line, '(a,es16.8,a,es16.8,a,es11.3,a,l1,a,es11.3)') 'correction violation ', reached, &
+                  ' from ', origin_violation, ' agreement ', agreement, ' accepted ', accepted, &
+                  ' radius ', mem%correction_radius
                call log_message(st%log, 2, line)
             end if
          end associate

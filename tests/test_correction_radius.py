@@ -3,9 +3,11 @@
 From these starts (the benchmark's seeded random starts of HS 104 and HS 93), a full-radius
 correction overshoots: the violation at the point it reaches is larger than where it started, and
 without a judgement the correction wandered for all 90 correction iterations (HS 104) or stopped
-where a constraint's gradient vanished after an optimisation step (HS 93).  Now a correction that
-increases the total violation before the first feasible point is taken back with a smaller
-radius, and an optimisation step after which the correction cannot move at all is taken back.
+where a constraint's gradient vanished after an optimisation step (HS 93).  Now the corrections
+before the first feasible point are judged like trust-region steps on the total violation (taken
+back when it grows, the radius shrunk when the violation falls short of the linear model's
+prediction and grown back when it matches), and an optimisation step after which the correction
+cannot move at all is taken back.
 """
 
 import numpy as np
@@ -46,8 +48,10 @@ def test_an_overshooting_correction_is_taken_back_and_the_optimum_reached(name, 
     assert result.fitness[0] == pytest.approx(cls.f_star, rel=1e-6)
 
 
-def test_rejected_corrections_are_logged_with_the_radius(caplog):
-    """The log (level 2) states each judgement: the violation reached, from which, the radius."""
+def test_corrections_are_judged_and_logged_with_the_radius(caplog):
+    """The log (level 2) states each judgement: the violation reached, from which, the agreement
+    with the linear model, the radius.  From this start the first correction's violation falls
+    far short of the linear model's prediction, so the radius shrinks."""
     import logging
 
     udp = H.get_problem("hs104")
@@ -55,7 +59,50 @@ def test_rejected_corrections_are_logged_with_the_radius(caplog):
     with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
         pyoptgra.optgra(log_level=2).solve(problem, STARTS["hs104"][1])
     judged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("correction violation")]
-    rejected = [line for line in judged if "accepted F" in line]
-    assert rejected, "the first correction from this start overshoots and must be taken back"
-    radii = [float(line.split("radius")[1]) for line in rejected]
-    assert all(r < pyoptgra.optgra().max_distance_per_iteration for r in radii)  # shrunk
+    assert judged, "the run starts infeasible: its corrections must be judged"
+    first = judged[0].split()
+    assert float(first[first.index("agreement") + 1]) < 0.25
+    assert float(judged[0].split("radius")[1]) < pyoptgra.optgra().max_distance_per_iteration  # shrunk
+
+
+class _CurvedThenStraight:
+    """minimise x1 + x2^2 subject to 50 - x1 + (x2 - 1)^2 <= 0 (optimum x = (50.25, 0.5), f = 50.5).
+
+    From (0, 0) the first full-radius correction overshoots in x2 (the constraint is curved there),
+    but the feasible region lies 50 units away along x1, where the constraint is nearly linear.
+    """
+
+    def fitness(self, x):
+        x1, x2 = x
+        return [x1 + x2**2, 50.0 - x1 + (x2 - 1.0) ** 2]
+
+    def gradient(self, x):
+        x1, x2 = x
+        return [1.0, 2.0 * x2, -1.0, 2.0 * (x2 - 1.0)]
+
+    def get_bounds(self):
+        return ([-1000.0, -1000.0], [1000.0, 1000.0])
+
+    def get_nic(self):
+        return 1
+
+
+def test_the_correction_radius_grows_back_where_the_linear_model_holds(caplog):
+    """A shrunk correction radius doubles again after a full-radius move whose violation matches
+    the linear model's prediction: one overshoot near the start must not leave every later move
+    short (before, the radius stayed a quarter of the first move for the whole run)."""
+    import logging
+
+    problem = pygmo.problem(_CurvedThenStraight())
+    problem.c_tol = [1e-6]
+    max_distance = pyoptgra.optgra().max_distance_per_iteration
+    with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
+        result = pyoptgra.optgra(log_level=2).solve(problem, [0.0, 0.0])
+    radii = [float(r.getMessage().split("radius")[1]) for r in caplog.records
+             if r.getMessage().startswith("correction violation")]
+    first_shrink = next(i for i, r in enumerate(radii) if r < max_distance)
+    assert max(radii[first_shrink:]) == max_distance, radii
+    assert result.status == pyoptgra.Status.OPTIMAL, result.message
+    assert result.fitness[1] <= 1e-6
+    assert result.fitness[0] == pytest.approx(50.5, rel=1e-6)
+    assert result.x == pytest.approx([50.25, 0.5], abs=1e-3)
