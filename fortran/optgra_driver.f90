@@ -162,10 +162,16 @@ contains
             end if
             if (.not. finished) then
                ! An iteration that cannot move would repeat itself: stop, unless an optimisation
-               ! step led here; then take the step back.
+               ! step led here; then take the step back, unless the step's model gains less than
+               ! one tolerance within the shorter radius (the wall the step hit is as close as
+               ! the merit can resolve).
                if (mem%moved == 0.0_dp .and. first_feasible /= 0 .and. any(st%x /= step_origin)) then
                   call take_step_back()
-                  cycle
+                  if (mem%predicted_gain * mem%radius > mem%step_length) cycle
+                  call log_message(st%log, 2, 'no gain of one tolerance left short of the wall: stop')
+                  result = RESULT_MATCHED
+                  st%x = x_best
+                  exit
                end if
                if (mem%moved == 0.0_dp) then
                   result = merge(RESULT_NOT_MATCHED, RESULT_MATCHED, first_feasible == 0)

@@ -95,12 +95,17 @@ module optgra_evaluation
       real(dp), allocatable :: recent_points(:, :)  ! (n, RECENT_POINTS)
       real(dp), allocatable :: recent_outputs(:, :) ! (m+1, RECENT_POINTS)
       !> user_jacobian holds the derivatives at derivative_point (raw X), with the parameters'
-      !> rows when derivatives_with_parameters.
+      !> rows when derivatives_with_parameters; the earlier_* fields the derivatives taken
+      !> before them (the origin of a step taken back).
       logical :: have_derivatives = .false.
       logical :: derivatives_with_parameters = .false.
       real(dp), allocatable :: derivative_point(:)  ! (n)
       real(dp), allocatable :: user_values(:)     ! (m_user+1)
       real(dp), allocatable :: user_jacobian(:, :) ! (n, m_user+1)
+      logical :: have_earlier_derivatives = .false.
+      logical :: earlier_with_parameters = .false.
+      real(dp), allocatable :: earlier_point(:)     ! (n)
+      real(dp), allocatable :: earlier_jacobian(:, :) ! (n, m_user+1)
    end type evaluator
 
 contains
@@ -115,16 +120,19 @@ contains
                                                   ev%user_values, ev%user_jacobian, &
                                                   ev%best_point, ev%best_outputs, &
                                                   ev%recent_points, ev%recent_outputs, &
-                                                  ev%derivative_point)
+                                                  ev%derivative_point, ev%earlier_point, &
+                                                  ev%earlier_jacobian)
       allocate (ev%cached_point(p%n), ev%cached_outputs(p%m + 1), ev%user_values(p%m_user + 1), &
                 ev%user_jacobian(p%n, p%m_user + 1), ev%best_point(p%n), ev%best_outputs(p%m + 1), &
                 ev%recent_points(p%n, RECENT_POINTS), ev%recent_outputs(p%m + 1, RECENT_POINTS), &
-                ev%derivative_point(p%n), stat=ierr)
+                ev%derivative_point(p%n), ev%earlier_point(p%n), ev%earlier_jacobian(p%n, p%m_user + 1), &
+                stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       ev%have_cache = .false.
       ev%recent_count = 0
       ev%recent_newest = 0
       ev%have_derivatives = .false.
+      ev%have_earlier_derivatives = .false.
       ev%have_best = .false.
       ev%status = STATUS_OK
       ev%nonfinite_output = 0
@@ -361,10 +369,11 @@ contains
       call evaluate_values(p, ev, x, c)
       if (ev%status /= STATUS_OK .or. p%derivative_mode == DERIVATIVES_NONE) return
       point = raw_point(p, x)
-      ! ev%user_jacobian: dC/dX in the user's order, the merit last; kept from the last call at
-      ! the same point (a linearisation point returned to after a step was taken back).
-      if (.not. (ev%have_derivatives .and. (ev%derivatives_with_parameters .eqv. with_parameters) &
-                 .and. all(point == ev%derivative_point))) then
+      ! ev%user_jacobian: dC/dX in the user's order, the merit last; kept from the last two calls
+      ! (a linearisation point returned to after a step was taken back, whether or not
+      ! derivatives were taken where the step ended).
+      if (.not. derivatives_at(point)) call swap_derivatives()
+      if (.not. derivatives_at(point)) then
          ev%have_derivatives = .false.
          select case (p%derivative_mode)
          case (DERIVATIVES_USER)
@@ -393,6 +402,33 @@ contains
          jacobian(:, j) = merge(0.0_dp, column, p%fixed)
          if (with_parameters) full_jacobian(:, j) = column
       end do
+
+   contains
+
+      logical function derivatives_at(point)
+         real(dp), intent(in) :: point(:)
+         derivatives_at = ev%have_derivatives .and. (ev%derivatives_with_parameters .eqv. with_parameters) &
+                          .and. all(point == ev%derivative_point)
+      end function derivatives_at
+
+      !> Exchange the last and the earlier derivatives (their storage, not their values).
+      subroutine swap_derivatives()
+         real(dp), allocatable :: held_point(:), held_jacobian(:, :)
+         logical :: held_have, held_with
+
+         call move_alloc(ev%earlier_point, held_point)
+         call move_alloc(ev%derivative_point, ev%earlier_point)
+         call move_alloc(held_point, ev%derivative_point)
+         call move_alloc(ev%earlier_jacobian, held_jacobian)
+         call move_alloc(ev%user_jacobian, ev%earlier_jacobian)
+         call move_alloc(held_jacobian, ev%user_jacobian)
+         held_have = ev%have_earlier_derivatives
+         held_with = ev%earlier_with_parameters
+         ev%have_earlier_derivatives = ev%have_derivatives
+         ev%earlier_with_parameters = ev%derivatives_with_parameters
+         ev%have_derivatives = held_have
+         ev%derivatives_with_parameters = held_with
+      end subroutine swap_derivatives
    end subroutine evaluate_derivatives
 
    !> The bound rows' columns of a Jacobian, constant during a run: bound row b is

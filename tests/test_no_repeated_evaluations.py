@@ -2,8 +2,8 @@
 
 A step that is taken back returns to its origin, a linearisation point whose values and
 derivatives are known; a probe repeated from the same linearisation asks for the same points.
-The engine remembers the last four points it evaluated and the derivatives at its last
-linearisation point, and judges a move by its values before taking any derivative where it
+The engine remembers the last four points it evaluated and the derivatives at its last two
+linearisation points, and judges a move by its values before taking any derivative where it
 ended.
 """
 
@@ -62,7 +62,7 @@ def test_no_point_is_evaluated_twice_in_a_row(name):
     for i, x in enumerate(fitness):
         assert x not in fitness[max(0, i - RECENT_POINTS) : i], f"fitness call {i + 1} repeats a recent point"
     for i in range(1, len(gradient)):
-        assert gradient[i] != gradient[i - 1], f"gradient call {i + 1} repeats the last one"
+        assert gradient[i] not in gradient[max(0, i - 2) : i], f"gradient call {i + 1} repeats one of the last two"
 
 
 @pytest.mark.parametrize("name", ["hs001", "hs038", "hs112"])
@@ -79,3 +79,39 @@ def test_a_step_taken_back_costs_no_derivatives(name, caplog):
     gradient = [x for kind, x in calls if kind == "g"]
     assert len(set(gradient)) == len(gradient)
     assert result.evaluations["gradient"] == len(gradient)
+
+
+class _Wall:
+    """maximise x1 + 0.1 x2 subject to c(x) = [x1 > 1] <= 0: the constraint jumps from 0 to 1 at
+    x1 = 1, and its gradient is zero everywhere, so no correction can undo a step across it."""
+
+    nec, nic = 0, 1
+
+    def fitness(self, x):
+        return [-x[0] - 0.1 * x[1], 1.0 if x[0] > 1.0 else 0.0]
+
+    def gradient(self, x):
+        return [-1.0, -0.1, 0.0, 0.0]
+
+    def get_bounds(self):
+        return ([-5.0, -5.0], [50.0, 5.0])
+
+
+def test_steps_into_a_wall_are_taken_back_reusing_derivatives_and_the_run_ends():
+    """Each step across the wall is taken back with a quarter of its length, without new
+    derivatives at its origin; the run ends (feasible, short of the wall by less than the merit
+    can resolve) once the step left could not gain one tolerance, not at max_iterations."""
+    recording = Recording(_Wall())
+    problem = pygmo.problem(recording)
+    problem.c_tol = [1e-6]
+    algorithm = pyoptgra.optgra()
+    result = algorithm.solve(problem, [0.0, 0.0])
+    gradient = [x for kind, x in problem.extract(Recording).calls if kind == "g"]
+    assert result.status == pyoptgra.Status.MATCHED, result.message
+    assert result.fitness[1] == 0.0
+    assert 1.0 - 1e-5 < result.x[0] <= 1.0
+    assert result.iterations < algorithm.max_iterations
+    # a step's origin is linearised again after each take-back, its derivatives reused
+    assert len(gradient) == result.evaluations["gradient"] < result.iterations
+    for i in range(1, len(gradient)):
+        assert gradient[i] not in gradient[max(0, i - 2) : i]
