@@ -24,6 +24,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def python_handles_sigint():
+    """Python's own SIGINT handler, as in an interactive session: a shell starts background jobs
+    with SIGINT ignored, and Python then installs no handler (Ctrl-C would not reach it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class SlowRosenbrock:
     """Rosenbrock in 10 variables, no gradient (21 evaluations per iteration), 2 ms per call:
     a run of several seconds at max_iterations=1000."""

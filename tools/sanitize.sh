@@ -64,8 +64,11 @@ export PYTHONFAULTHANDLER=1
 echo "== a run ended by an exception, a NaN and a Ctrl-C"
 cd "$WORK"
 "$PY" - <<'EOF' 2>&1 | tee -a "$LOG"
-import _thread, threading
+import _thread, signal, threading
 import numpy as np, pygmo, pyoptgra
+
+# A shell starts background jobs with SIGINT ignored, and then interrupt_main() does nothing.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 class Boom(Exception):
     pass
