@@ -162,9 +162,9 @@ contains
             end if
             if (.not. finished) then
                ! An iteration that cannot move would repeat itself: stop, unless an optimisation
-               ! step led here; then take the step back, unless the step's model gains less than
-               ! one tolerance within the shorter radius (the wall the step hit is as close as
-               ! the merit can resolve).
+               ! step led here; then take the step back, unless the step's predicted gain, scaled
+               ! linearly to the shorter radius, is at most one tolerance (the wall the step hit
+               ! is then about as close as the merit can resolve).
                if (mem%moved == 0.0_dp .and. first_feasible /= 0 .and. any(st%x /= step_origin)) then
                   call take_step_back()
                   if (mem%predicted_gain * mem%radius > mem%step_length) cycle
@@ -344,9 +344,14 @@ contains
             agreement = 0.0_dp
             if (predicted_gain > 0.0_dp) agreement = (origin_violation - reached) / predicted_gain
             accepted = reached <= origin_violation
-            if (agreement < POOR_AGREEMENT) then
+            if (accepted .and. predicted_gain <= 0.0_dp) then
+               ! The chord passes walked from re-evaluated values to where the origin's model
+               ! predicts no gain: that model cannot judge the move.
+               continue
+            else if (agreement < POOR_AGREEMENT) then
                ! The minimiser of the quadratic through v(origin), its slope -predicted_gain and
-               ! v(reached) along the move lies at 1 / (2 (1 - rho)) of it.
+               ! v(reached) along the move lies at 1 / (2 (1 - rho)) of it: 0.5 to 0.67 of the
+               ! move for 0 <= rho < 1/4 (capped at 0.5), less for a move that lost.
                mem%correction_radius = max(min(0.5_dp, max(0.1_dp, 0.5_dp / (1.0_dp - agreement))) * move, &
                                            MIN_RADIUS_FRACTION * p%max_distance)
             else if (agreement >= GOOD_AGREEMENT .and. move > 0.9_dp * mem%correction_radius) then

@@ -32,7 +32,7 @@ class Status(enum.IntEnum):
 
 MESSAGES = {
     Status.OPTIMAL: "Optimal Solution Found: constraints matched and no further improvement within tolerance.",
-    Status.MATCHED: "Constraints matched, but not optimal: the iteration or evaluation budget was exhausted.",
+    Status.MATCHED: "Constraints matched, but not optimal: the iteration or evaluation budget was exhausted, or the run stopped gaining.",
     Status.NOT_MATCHED: "Not converged: the constraints could not be matched within the correction budget.",
     Status.INFEASIBLE: "Problem appears infeasible: the correction error was diverging.",
     Status.TIMEOUT: "Timeout reached: the best point found so far was returned.",

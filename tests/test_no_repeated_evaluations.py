@@ -99,8 +99,9 @@ class _Wall:
 
 def test_steps_into_a_wall_are_taken_back_reusing_derivatives_and_the_run_ends():
     """Each step across the wall is taken back with a quarter of its length, without new
-    derivatives at its origin; the run ends (feasible, short of the wall by less than the merit
-    can resolve) once the step left could not gain one tolerance, not at max_iterations."""
+    derivatives at its origin; the run ends (feasible, about as close to the wall as the merit
+    can resolve) once the step's predicted gain, scaled to the shorter length, is at most one
+    tolerance, not at max_iterations."""
     recording = Recording(_Wall())
     problem = pygmo.problem(recording)
     problem.c_tol = [1e-6]
