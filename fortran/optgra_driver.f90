@@ -60,7 +60,7 @@ contains
       integer, intent(out) :: result, iterations, info
       real(dp), allocatable :: x_best(:), c_best(:), raw_best(:), step_origin(:)
       real(dp), allocatable :: x_linearised(:), raw_linearised(:), correction_origin(:)
-      real(dp) :: origin_merit, origin_violation, predicted_violation
+      real(dp) :: origin_merit, origin_violation
       logical :: judging, correcting
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
       integer :: k, first_feasible, divergence, stagnation, weight, guard, recovery
@@ -95,7 +95,6 @@ contains
          correcting = .false.
          origin_merit = 0.0_dp
          origin_violation = 0.0_dp
-         predicted_violation = 0.0_dp
          step_origin = st%x
          correction_origin = st%x
          x_best = st%x
@@ -190,7 +189,6 @@ contains
                else
                   correcting = .true.
                   correction_origin = x_linearised
-                  predicted_violation = linear_violation()
                end if
                ! Diverging: the mean distance to feasibility grows over max_divergence iterations.
                divergence = divergence + 1
@@ -320,7 +318,8 @@ contains
       end subroutine take_step_back
 
       !> Total violation of the constraints' linear model about the last linearisation point,
-      !> c + G^T (x - x_linearised), at st%x.
+      !> c + G^T (x - x_linearised), at st%x (the values and derivatives there are still at hand
+      !> when a correction from it is judged).
       real(dp) function linear_violation() result(v)
          real(dp) :: c_linear(st%problem%m + 1)
 
@@ -340,7 +339,7 @@ contains
          associate (mem => st%memory, p => st%problem, m => st%problem%m)
             reached = total_violation(p%kind(1:m), st%c(1:m), 1.0_dp)
             move = norm(st%x - correction_origin)
-            predicted_gain = origin_violation - predicted_violation
+            predicted_gain = origin_violation - linear_violation()
             agreement = 0.0_dp
             if (predicted_gain > 0.0_dp) agreement = (origin_violation - reached) / predicted_gain
             accepted = reached <= origin_violation
