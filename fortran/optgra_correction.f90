@@ -7,7 +7,8 @@
 !> constraint on its boundary that the direction would violate is included in the active set, an
 !> active inequality whose multiplier says the walk would leave it anyway is released.  When the
 !> linear model is feasible at every level the outputs are re-evaluated (values only) and the walk
-!> starts again with the same derivatives, at most MAX_CHORD_PASSES times.
+!> starts again with the same derivatives, at most MAX_CHORD_PASSES times, and with the user's
+!> derivatives only while the passes converge fast enough to beat a new linearisation.
 module optgra_correction
    use optgra_kinds
    use optgra_vector, only: dot, norm
@@ -24,6 +25,10 @@ module optgra_correction
    public :: correction_phase, measure_violation
 
    integer, parameter :: MAX_CHORD_PASSES = 10
+   !> With the user's derivatives, a new linearisation is worth this many chord passes: the
+   !> correction stops (and the driver relinearises) when the passes' contraction rate needs
+   !> more than this many further passes to bring the violation down to one tolerance.
+   real(dp), parameter :: RELINEARISATION_PASSES = 8.0_dp
    !> A violation farther than this many radii away (in the linear model) is hopeless.
    real(dp), parameter :: HOPELESS_RADII = 1000.0_dp
    !> A constraint hit or included this often in one walk means the walk is cycling.
@@ -72,6 +77,7 @@ contains
       logical :: held(st%problem%m)
       real(dp) :: x_start(st%problem%n), c_start(st%problem%m + 1), zero(st%problem%n), accepted_band
       integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard, try, j
+      real(dp) :: previous_violation
       character(len=120) :: line
 
       m = st%problem%m
@@ -101,6 +107,7 @@ contains
 
       finished = .false.
       chord = 0
+      previous_violation = -1.0_dp
       chords: do guard = 1, 2 * (MAX_CHORD_PASSES + 1)
          x_start = st%x
          c_start = st%c
@@ -125,6 +132,15 @@ contains
                return
             end if
             if (chord >= max_chord) return
+            if (try == 1) then
+               if (slow_chord(previous_violation, violation)) then
+                  write (line, '(a,es12.4,a,es12.4)') 'chord passes too slow: violation ', violation, &
+                     ' after ', previous_violation
+                  call log_message(st%log, 3, line)
+                  return
+               end if
+               previous_violation = violation
+            end if
             chord = chord + 1
             call walk(st, kind, priority, lowest, highest, outcome)
             ! The moves stop on the bounds they reach; rounding may leave x a few ulps outside.
@@ -144,6 +160,24 @@ contains
             end select
          end do attempts
       end do chords
+
+   contains
+
+      !> True when another chord pass is not worth it against a new linearisation (user
+      !> derivatives, optimisation mode): at the rate rho = violation / previous of the last
+      !> pass, the violation would need log(violation) / log(1 / rho) > RELINEARISATION_PASSES
+      !> more passes to reach one tolerance.  No judgement before the first pass, nor after one
+      !> that did not reduce the violation: the next passes may still converge, and a cut there
+      !> would leave the driver at the same linearisation with a correction it rejects.
+      logical function slow_chord(previous, violation)
+         real(dp), intent(in) :: previous, violation
+         real(dp) :: rate
+         slow_chord = .false.
+         if (previous <= 0.0_dp .or. violation <= 1.0_dp .or. st%sensitivity_mode /= MODE_OPTIMISE) return
+         if (st%problem%derivative_mode /= DERIVATIVES_USER) return
+         rate = violation / previous
+         if (rate < 1.0_dp) slow_chord = log(violation) > RELINEARISATION_PASSES * log(1.0_dp / rate)
+      end function slow_chord
    end subroutine correction_phase
 
    !> One linearised walk through the priority levels.

@@ -57,7 +57,7 @@ def test_corrections_are_judged_and_logged_with_the_radius(caplog):
     udp = H.get_problem("hs104")
     problem = pygmo.problem(udp)
     with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
-        pyoptgra.optgra(log_level=2).solve(problem, STARTS["hs104"][1])
+        pyoptgra.optgra(log_level=2).solve(problem, STARTS["hs104"][0])
     judged = [r.getMessage().split() for r in caplog.records if r.getMessage().startswith("correction violation")]
     rejected = [words for words in judged if words[words.index("accepted") + 1] == "F"]
     assert rejected, "a correction from this start overshoots and must be taken back"

@@ -28,7 +28,6 @@ NOT_YET_SOLVED = {
     "hs033": "stops at the stationary point (0, 0, 2), f = -4, like SLSQP",
     "hs038": "Wood function: f = 0.018 after 150 iterations",
     "hs061": "dependent constraint gradients at the start x0 = 0: correction cannot move",
-    "hs108": "converges to a non-optimal point (f = -0.675)",
 }
 
 

@@ -1,0 +1,70 @@
+"""The correction's chord passes (re-evaluations with the derivatives of the last linearisation)
+are cut short when they converge too slowly to be worth more than a new linearisation.
+
+minimise x2^2 subject to x1 + 0.4 x1^2 - 1.4 = 0, from x = (0, 1): the constraint's slope is 1 at
+the start and 1.8 at the solution x1 = 1, so chord passes on the starting slope converge only
+linearly (ultimately by 0.8 per pass), dozens of passes from a residual of 1.4 down to one
+tolerance (1e-6), while passes on fresh slopes (Newton) need a handful."""
+
+import logging
+
+import numpy as np
+import pygmo
+
+import pyoptgra
+
+
+class _SlowChord:
+    def __init__(self, with_gradient: bool) -> None:
+        self.calls = []  # "F" / "G" in order
+        self.with_gradient = with_gradient
+
+    def fitness(self, x):
+        self.calls.append("F")
+        return [x[1] ** 2, x[0] + 0.4 * x[0] ** 2 - 1.4]
+
+    def _gradient(self, x):
+        self.calls.append("G")
+        return [0.0, 2.0 * x[1], 1.0 + 0.8 * x[0], 0.0]
+
+    def get_bounds(self):
+        return ([-10.0, -10.0], [10.0, 10.0])
+
+    def get_nec(self):
+        return 1
+
+    def has_gradient(self):
+        return self.with_gradient
+
+    def gradient(self, x):
+        return self._gradient(x)
+
+
+def _solve(with_gradient: bool, caplog):
+    udp = _SlowChord(with_gradient)
+    problem = pygmo.problem(udp)
+    with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
+        result = pyoptgra.optgra(log_level=3).solve(problem, np.array([0.0, 1.0]))
+    udp = problem.extract(_SlowChord)
+    cut = [r.getMessage() for r in caplog.records if r.getMessage().startswith("chord passes too slow")]
+    return result, udp.calls, cut
+
+
+def test_a_slow_chord_is_cut_short_for_a_new_linearisation(caplog):
+    result, calls, cut = _solve(True, caplog)
+    assert result.status.name == "OPTIMAL"
+    assert abs(result.x[0] - 1.0) < 1e-6 and abs(result.fitness[1]) <= 1e-6
+    assert cut, "the chord passes contract by 0.8 each: they must be cut short"
+    # One pass on the starting slope (residual 1.4 -> 0.784, a contraction of 0.56: some 24 more
+    # passes to one tolerance), then a new linearisation; without the cut the first correction
+    # re-evaluates 10 times on the starting slope (17 fitness and 3 gradient calls in all).
+    assert calls[:4] == ["F", "G", "F", "G"], calls
+    assert len(calls) < 20, calls
+
+
+def test_with_finite_differences_the_chord_goes_on(caplog):
+    """A new linearisation by differences costs n evaluations: the passes are not cut."""
+    result, calls, cut = _solve(False, caplog)
+    assert result.status.name == "OPTIMAL"
+    assert abs(result.fitness[1]) <= 1e-6
+    assert not cut
