@@ -232,7 +232,8 @@ def measure(run, req: dict) -> dict:
 
 def measure_bfe(make_algo, supports_bfe: bool, req: dict) -> dict:
     """The bfe20 kind: the same optimizer serially and with ``bfe=pygmo.bfe(pygmo.mp_bfe())`` on a
-    2-process pool (started and warmed up before the clock runs); ``req["clock"]``: the fitness's
+    2-process pool (started and warmed up before the clock runs), each the fastest of
+    ``req["repeats"]`` runs; ``req["clock"]``: the fitness's
     cost as CPU time ("cpu", default) or a sleep ("sleep"), see :class:`Expensive`.  ``make_algo(**kw)`` builds the
     optimizer; with ``supports_bfe`` False only the serial run is made."""
     kind = "bfe20"
@@ -257,7 +258,10 @@ def measure_bfe(make_algo, supports_bfe: bool, req: dict) -> dict:
         engine = last.evaluations["fitness"] if last is not None else None
         return wall, counting.COUNTS["f"], engine, float(pop.get_f()[0][0])
 
-    out["wall_serial"], out["fevals"], out["engine_fevals"], out["f_serial"] = one({})
+    repeats = max(1, int(req.get("repeats", 1)))
+    # the fastest of repeats serial runs, like every other measurement (one run varies by 10%
+    # on a shared machine, which moves the speed-up by as much)
+    out["wall_serial"], out["fevals"], out["engine_fevals"], out["f_serial"] = min(one({}) for _ in range(repeats))
     out["gevals"] = 0
     out["load_average"] = os.getloadavg()[0]
     if not supports_bfe:
@@ -270,7 +274,7 @@ def measure_bfe(make_algo, supports_bfe: bool, req: dict) -> dict:
         b = pygmo.bfe(pygmo.mp_bfe())
         b(prob, np.tile(x0, 2 * workers))  # warm-up: the workers import everything once
         walls = []
-        for _ in range(max(1, int(req.get("repeats", 1)))):
+        for _ in range(repeats):
             # the batches run in the workers, whose counters this process does not see
             w, out["fevals_in_process_bfe"], out["engine_fevals_bfe"], out["f_bfe"] = one({"bfe": b})
             walls.append(w)
