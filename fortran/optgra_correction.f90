@@ -7,8 +7,8 @@
 !> constraint on its boundary that the direction would violate is included in the active set, an
 !> active inequality whose multiplier says the walk would leave it anyway is released.  When the
 !> linear model is feasible at every level the outputs are re-evaluated (values only) and the walk
-!> starts again with the same derivatives, at most MAX_CHORD_PASSES times, and with the user's
-!> derivatives only while the passes converge fast enough to beat a new linearisation.
+!> starts again with the same derivatives, at most MAX_CHORD_PASSES times, and only while the
+!> passes converge fast enough to beat the cost of a new linearisation.
 module optgra_correction
    use optgra_kinds
    use optgra_vector, only: dot, norm
@@ -16,7 +16,7 @@ module optgra_correction
    use optgra_problem, only: violated, total_violation, directional_derivatives, is_bound_row, &
                              clip_to_box, directional_derivative, add_gradient
    use optgra_active_set
-   use optgra_evaluation, only: evaluate_values
+   use optgra_evaluation, only: evaluate_values, difference_evaluations
    use optgra_steps, only: ball_step
    use optgra_log
    implicit none
@@ -25,9 +25,10 @@ module optgra_correction
    public :: correction_phase, measure_violation
 
    integer, parameter :: MAX_CHORD_PASSES = 10
-   !> With the user's derivatives, a new linearisation is worth this many chord passes: the
-   !> correction stops (and the driver relinearises) when the passes' contraction rate needs
-   !> more than this many further passes to bring the violation down to one tolerance.
+   !> A new linearisation is worth this many chord passes with the user's derivatives, and at
+   !> least this many by differences (else the stencil's evaluations): the correction stops (and
+   !> the driver relinearises) when the passes' contraction rate needs more further passes than
+   !> that to bring the violation down to one tolerance.
    real(dp), parameter :: RELINEARISATION_PASSES = 8.0_dp
    !> A violation farther than this many radii away (in the linear model) is hopeless.
    real(dp), parameter :: HOPELESS_RADII = 1000.0_dp
@@ -163,20 +164,21 @@ contains
 
    contains
 
-      !> True when another chord pass is not worth it against a new linearisation (user
-      !> derivatives, optimisation mode): at the rate rho = violation / previous of the last
-      !> pass, the violation would need log(violation) / log(1 / rho) > RELINEARISATION_PASSES
-      !> more passes to reach one tolerance.  No judgement before the first pass, nor after one
-      !> that did not reduce the violation: the next passes may still converge, and a cut there
-      !> would leave the driver at the same linearisation with a correction it rejects.
+      !> True when further chord passes are not worth a new linearisation (optimisation mode):
+      !> at the rate rho = violation / previous of the last pass, the violation would need
+      !> log(violation) / log(1 / rho) more passes to reach one tolerance, against a linearisation
+      !> worth RELINEARISATION_PASSES passes, or as many as its difference stencil has
+      !> evaluations if more.  No judgement before the first pass, nor
+      !> after one that did not reduce the violation: the next passes may still converge, and a
+      !> cut there would leave the driver at the same linearisation with a correction it rejects.
       logical function slow_chord(previous, violation)
          real(dp), intent(in) :: previous, violation
-         real(dp) :: rate
+         real(dp) :: rate, worth
          slow_chord = .false.
          if (previous <= 0.0_dp .or. violation <= 1.0_dp .or. st%sensitivity_mode /= MODE_OPTIMISE) return
-         if (st%problem%derivative_mode /= DERIVATIVES_USER) return
+         worth = max(RELINEARISATION_PASSES, real(difference_evaluations(st%problem), dp))
          rate = violation / previous
-         if (rate < 1.0_dp) slow_chord = log(violation) > RELINEARISATION_PASSES * log(1.0_dp / rate)
+         if (rate < 1.0_dp) slow_chord = log(violation) > worth * log(1.0_dp / rate)
       end function slow_chord
    end subroutine correction_phase
 

@@ -24,7 +24,7 @@ module optgra_evaluation
 
    public :: evaluator, fitness_callback, gradient_callback, batch_fitness_callback
    public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
-   public :: set_bound_columns
+   public :: set_bound_columns, difference_evaluations
 
    !> evaluate_values answers from memory for the last RECENT_POINTS points it evaluated: a
    !> step that is taken back, or a probe repeated from the same linearisation, asks again for
@@ -477,6 +477,21 @@ contains
          end if
       end do
    end subroutine user_jacobian_at
+
+   !> The fitness evaluations that a linearisation by differences costs: one per free variable
+   !> forward, two central (nominally: near a bound a central difference is one-sided); none
+   !> with the user's derivatives alone.
+   pure integer function difference_evaluations(p)
+      type(problem_data), intent(in) :: p
+      select case (p%derivative_mode)
+      case (DERIVATIVES_FORWARD)
+         difference_evaluations = count(.not. p%fixed)
+      case (DERIVATIVES_CENTRAL, DERIVATIVES_CHECK)
+         difference_evaluations = 2 * count(.not. p%fixed)
+      case default
+         difference_evaluations = 0
+      end select
+   end function difference_evaluations
 
    !> Finite differences with the per-variable raw step h_i:
    !>   central: dC/dX_i = (C(X + h_i e_i) - C(X - h_i e_i)) / (2 h_i),

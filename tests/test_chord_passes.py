@@ -15,9 +15,13 @@ import pyoptgra
 
 
 class _SlowChord:
-    def __init__(self, with_gradient: bool) -> None:
+    """The problem above, with ``extra`` variables that change nothing (a difference Jacobian
+    costs two evaluations per variable)."""
+
+    def __init__(self, with_gradient: bool, extra: int = 0) -> None:
         self.calls = []  # "F" / "G" in order
         self.with_gradient = with_gradient
+        self.n = 2 + extra
 
     def fitness(self, x):
         self.calls.append("F")
@@ -25,10 +29,10 @@ class _SlowChord:
 
     def _gradient(self, x):
         self.calls.append("G")
-        return [0.0, 2.0 * x[1], 1.0 + 0.8 * x[0], 0.0]
+        return np.concatenate([[0.0, 2.0 * x[1]], np.zeros(self.n - 2), [1.0 + 0.8 * x[0], 0.0], np.zeros(self.n - 2)])
 
     def get_bounds(self):
-        return ([-10.0, -10.0], [10.0, 10.0])
+        return ([-10.0] * self.n, [10.0] * self.n)
 
     def get_nec(self):
         return 1
@@ -40,11 +44,11 @@ class _SlowChord:
         return self._gradient(x)
 
 
-def _solve(with_gradient: bool, caplog):
-    udp = _SlowChord(with_gradient)
+def _solve(with_gradient: bool, caplog, extra: int = 0):
+    udp = _SlowChord(with_gradient, extra)
     problem = pygmo.problem(udp)
     with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
-        result = pyoptgra.optgra(log_level=3).solve(problem, np.array([0.0, 1.0]))
+        result = pyoptgra.optgra(log_level=3).solve(problem, np.concatenate([[0.0, 1.0], np.zeros(extra)]))
     udp = problem.extract(_SlowChord)
     cut = [r.getMessage() for r in caplog.records if r.getMessage().startswith("chord passes too slow")]
     return result, udp.calls, cut
@@ -62,9 +66,18 @@ def test_a_slow_chord_is_cut_short_for_a_new_linearisation(caplog):
     assert len(calls) < 20, calls
 
 
-def test_with_finite_differences_the_chord_goes_on(caplog):
-    """A new linearisation by differences costs n evaluations: the passes are not cut."""
+def test_with_few_variables_differences_cut_the_chord_too(caplog):
+    """Central differences on two variables cost 4 evaluations: no more than a pass is worth."""
     result, calls, cut = _solve(False, caplog)
     assert result.status.name == "OPTIMAL"
-    assert abs(result.fitness[1]) <= 1e-6
+    assert abs(result.x[0] - 1.0) < 1e-6 and abs(result.fitness[1]) <= 1e-6
+    assert cut
+
+
+def test_with_many_variables_differences_let_the_chord_go_on(caplog):
+    """With 32 variables a difference Jacobian costs 64 evaluations: the passes (some 24 more
+    at the first pass's rate) are cheaper, and are not cut."""
+    result, calls, cut = _solve(False, caplog, extra=30)
+    assert result.status.name == "OPTIMAL"
+    assert abs(result.x[0] - 1.0) < 1e-6 and abs(result.fitness[1]) <= 1e-6
     assert not cut
