@@ -118,6 +118,14 @@ contains
             st%c = c_start
             kind = st%problem%kind
             if (attempt == 1) where (held) kind(1:m) = TYPE_EQUALITY
+            ! Nothing violated: done, without a factorisation (an O(m n) reset at every iteration
+            ! of a run whose constraints stay satisfied; the gradients' norms serve violated ones).
+            if (total_violation(kind(1:m), st%c(1:m), accepted_band) == 0.0_dp) then
+               violation = 0.0_dp
+               distance = 0.0_dp
+               finished = .true.
+               return
+            end if
             call factor_reset(st%factor, st%jacobian, kind, zero, zero)
             call measure_violation(kind(1:m), st%c(1:m), st%factor%norm(1:m), accepted_band, &
                                    violation, distance, unsatisfiable)
