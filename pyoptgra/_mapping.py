@@ -237,7 +237,12 @@ class EngineProblem:
             jacobian[self._gradient_rows, self._gradient_cols] = self.problem.gradient(x)
         self._check_finite(jacobian, x, "gradient")
         if self.khan is None:
-            return _merit_last(jacobian)
+            # Kept until the next call (the engine has copied it): a large Jacobian freed at the
+            # top of the heap is handed back to the system by glibc's malloc, and the next one
+            # (pygmo's two copies, the user's array, this one) is then mapped afresh and page
+            # faulted in; held, the freed copies are reused.  nx = 800, m = 400: 86 -> 71 ms.
+            self._last_jacobian = _merit_last(jacobian)
+            return self._last_jacobian
         dx = np.diag(self.khan.eval_grad(xe))
         bound_rows = np.zeros((self.n_bound_rows, self.n))
         n_lower = self._khan_lower.size
