@@ -78,7 +78,8 @@ contains
       logical :: held(st%problem%m)
       real(dp) :: x_start(st%problem%n), c_start(st%problem%m + 1), zero(st%problem%n), accepted_band
       integer :: m, lowest, highest, chord, max_chord, attempt, outcome, unsatisfiable, guard, try, j
-      real(dp) :: previous_violation
+      real(dp) :: previous_violation, pass_violation
+      logical :: last_pass_reduced
       character(len=120) :: line
 
       m = st%problem%m
@@ -109,6 +110,7 @@ contains
       finished = .false.
       chord = 0
       previous_violation = -1.0_dp
+      last_pass_reduced = .true.
       chords: do guard = 1, 2 * (MAX_CHORD_PASSES + 1)
          x_start = st%x
          c_start = st%c
@@ -136,19 +138,18 @@ contains
                call log_message(st%log, 1, line)
                return
             end if
-            if (violation == 0.0_dp) then
-               finished = .true.
-               return
-            end if
             if (chord >= max_chord) return
             if (try == 1) then
-               if (slow_chord(previous_violation, violation)) then
-                  write (line, '(a,es12.4,a,es12.4)') 'chord passes too slow: violation ', violation, &
+               ! The passes' progress, on the problem's own constraints (held ones released).
+               pass_violation = total_violation(st%problem%kind(1:m), st%c(1:m), accepted_band)
+               if (slow_chord(previous_violation, pass_violation, last_pass_reduced)) then
+                  write (line, '(a,es12.4,a,es12.4)') 'chord passes too slow: violation ', pass_violation, &
                      ' after ', previous_violation
                   call log_message(st%log, 3, line)
                   return
                end if
-               previous_violation = violation
+               if (previous_violation >= 0.0_dp) last_pass_reduced = pass_violation < previous_violation
+               previous_violation = pass_violation
             end if
             chord = chord + 1
             call walk(st, kind, priority, lowest, highest, outcome)
@@ -172,18 +173,22 @@ contains
 
    contains
 
-      !> True when further chord passes are not worth a new linearisation (optimisation mode):
-      !> at the rate rho = violation / previous of the last pass, the violation would need
-      !> log(violation) / log(1 / rho) more passes to reach one tolerance, against a linearisation
-      !> worth RELINEARISATION_PASSES passes, or as many as its difference stencil has
-      !> evaluations if more.  No judgement before the first pass, nor
-      !> after one that did not reduce the violation: the next passes may still converge, and a
-      !> cut there would leave the driver at the same linearisation with a correction it rejects.
-      logical function slow_chord(previous, violation)
+      !> True when further chord passes are not worth a new linearisation (optimisation mode,
+      !> not the final polish, which does not relinearise): at the rate rho = violation /
+      !> previous of the last pass, the violation would need log(violation) / log(1 / rho) more
+      !> passes to reach one tolerance, against a linearisation worth RELINEARISATION_PASSES
+      !> passes, or as many as its difference stencil has evaluations if more.  No judgement
+      !> before the first pass, after one that did not reduce the violation, nor right after
+      !> such a pass (the first reduction after an overshoot says little of the rate; cut there,
+      !> the driver is left at a linearisation whose model predicts no gain: HS 63 from its
+      !> third benchmark start then walked into the box corner (0, 4, 0)).
+      logical function slow_chord(previous, violation, previous_reduced)
          real(dp), intent(in) :: previous, violation
+         logical, intent(in) :: previous_reduced
          real(dp) :: rate, worth
          slow_chord = .false.
-         if (previous <= 0.0_dp .or. violation <= 1.0_dp .or. st%sensitivity_mode /= MODE_OPTIMISE) return
+         if (previous <= 0.0_dp .or. violation <= 1.0_dp .or. .not. previous_reduced) return
+         if (st%sensitivity_mode /= MODE_OPTIMISE .or. present(band)) return
          worth = max(RELINEARISATION_PASSES, real(difference_evaluations(st%problem), dp))
          rate = violation / previous
          if (rate < 1.0_dp) slow_chord = log(violation) > worth * log(1.0_dp / rate)

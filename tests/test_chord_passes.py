@@ -10,6 +10,7 @@ import logging
 
 import numpy as np
 import pygmo
+import pytest
 
 import pyoptgra
 
@@ -67,7 +68,8 @@ def test_a_slow_chord_is_cut_short_for_a_new_linearisation(caplog):
 
 
 def test_with_few_variables_differences_cut_the_chord_too(caplog):
-    """Central differences on two variables cost 4 evaluations: no more than a pass is worth."""
+    """Central differences on two variables cost 4 evaluations, fewer than the 8 passes a
+    linearisation is worth at least: the passes are cut as with a user gradient."""
     result, calls, cut = _solve(False, caplog)
     assert result.status.name == "OPTIMAL"
     assert abs(result.x[0] - 1.0) < 1e-6 and abs(result.fitness[1]) <= 1e-6
@@ -81,3 +83,20 @@ def test_with_many_variables_differences_let_the_chord_go_on(caplog):
     assert result.status.name == "OPTIMAL"
     assert abs(result.x[0] - 1.0) < 1e-6 and abs(result.fitness[1]) <= 1e-6
     assert not cut
+
+
+def test_no_cut_on_the_first_reduction_after_an_overshoot():
+    """HS 63 from the benchmark's third start: the first chord pass grows the violation (1.3e7 ->
+    2.0e7), the second reduces it (-> 1.2e7).  That one reduction says little of the rate; cut
+    there, the driver kept the full radius at a point whose linear model predicted no gain, and
+    the next correction walked into the box corner (0, 4, 0), a local minimum of the violation
+    (NOT_MATCHED after 7 evaluations)."""
+    import hs_problems as H
+
+    problem = pygmo.problem(H.get_problem("hs063"))
+    problem.c_tol = [1e-6] * problem.get_nc()
+    start = [1.7616423189662318, 1.714378675341894, 2.495224634136382]
+    result = pyoptgra.optgra().solve(problem, start)
+    assert result.status.name == "OPTIMAL", result.message
+    assert result.max_violation <= 1e-6
+    assert result.objective == pytest.approx(961.7151721, rel=1e-6)

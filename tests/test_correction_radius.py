@@ -1,9 +1,11 @@
 """Feasibility from far away: the correction's moves are judged like optimisation steps.
 
 From these starts (the benchmark's seeded random starts of HS 104 and HS 93), a full-radius
-correction overshoots: the violation at the point it reaches is larger than where it started, and
+correction overshot: the violation at the point it reaches is larger than where it started, and
 without a judgement the correction wandered for all 90 correction iterations (HS 104) or stopped
-where a constraint's gradient vanished after an optimisation step (HS 93).  Now the corrections
+where a constraint's gradient vanished after an optimisation step (HS 93).  (From HS 104's
+second start no correction overshoots any more since slow chord passes are cut for a new
+linearisation; the start stays as a case that must be solved.)  Now the corrections
 before the first feasible point are judged like trust-region steps on the total violation (taken
 back when it grows, the radius shrunk when the violation falls short of the linear model's
 prediction and grown back when it matches), and an optimisation step after which the correction
