@@ -159,6 +159,7 @@ class EngineProblem:
         self.force_bounds = force_bounds
         self.khan = khan
         self.log = log if log is not None else EvaluationLog()
+        self._last_jacobian: Optional[np.ndarray] = None  # see gradient()
         self.constraint_tolerances = effective_tolerances(problem)
 
         lower_rows = finite_bound_mask(lower) & bounds_to_constraints
@@ -240,7 +241,8 @@ class EngineProblem:
             # Kept until the next call (the engine has copied it): a large Jacobian freed at the
             # top of the heap is handed back to the system by glibc's malloc, and the next one
             # (pygmo's two copies, the user's array, this one) is then mapped afresh and page
-            # faulted in; held, the freed copies are reused.  nx = 800, m = 400: 86 -> 71 ms.
+            # faulted in; held, the freed copies are reused (benchmarks/overhead.py, lineq800:
+            # nx = 800, m = 400, 91 -> 72 ms per run).
             self._last_jacobian = _merit_last(jacobian)
             return self._last_jacobian
         dx = np.diag(self.khan.eval_grad(xe))
