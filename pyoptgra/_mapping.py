@@ -238,19 +238,21 @@ class EngineProblem:
             jacobian[self._gradient_rows, self._gradient_cols] = self.problem.gradient(x)
         self._check_finite(jacobian, x, "gradient")
         if self.khan is None:
-            # Kept until the next call (the engine has copied it): a large Jacobian freed at the
-            # top of the heap is handed back to the system by glibc's malloc, and the next one
-            # (pygmo's two copies, the user's array, this one) is then mapped afresh and page
-            # faulted in; held, the freed copies are reused (benchmarks/overhead.py, lineq800:
-            # nx = 800, m = 400, 91 -> 72 ms per run).
-            self._last_jacobian = _merit_last(jacobian)
-            return self._last_jacobian
-        dx = np.diag(self.khan.eval_grad(xe))
-        bound_rows = np.zeros((self.n_bound_rows, self.n))
-        n_lower = self._khan_lower.size
-        bound_rows[np.arange(n_lower), self._khan_lower] = dx[self._khan_lower]
-        bound_rows[n_lower + np.arange(self._khan_upper.size), self._khan_upper] = -dx[self._khan_upper]
-        return np.concatenate([jacobian[1:] * dx, bound_rows, jacobian[:1] * dx])
+            engine = _merit_last(jacobian)
+        else:
+            dx = np.diag(self.khan.eval_grad(xe))
+            bound_rows = np.zeros((self.n_bound_rows, self.n))
+            n_lower = self._khan_lower.size
+            bound_rows[np.arange(n_lower), self._khan_lower] = dx[self._khan_lower]
+            bound_rows[n_lower + np.arange(self._khan_upper.size), self._khan_upper] = -dx[self._khan_upper]
+            engine = np.concatenate([jacobian[1:] * dx, bound_rows, jacobian[:1] * dx])
+        # Kept until the next call (the engine has copied it): a large Jacobian freed at the top
+        # of the heap is handed back to the system by glibc's malloc, and the next one (pygmo's
+        # two copies, the user's array, this one) is then mapped afresh and page faulted in;
+        # held, the freed copies are reused (benchmarks/overhead.py, lineq800: nx = 800,
+        # m = 400, 91 -> 72 ms per run).
+        self._last_jacobian = engine
+        return engine
 
     def _check_finite(self, values: np.ndarray, x: np.ndarray, what: str) -> None:
         finite = np.isfinite(values)
