@@ -36,6 +36,7 @@
 module optgra_active_set
    use optgra_kinds
    use optgra_vector, only: dot, norm
+   use optgra_blas, only: gemm, trmm
    implicit none
    private
 
@@ -51,8 +52,6 @@ module optgra_active_set
    !> factor_include_all factorises by panels of PANEL_WIDTH columns when it has at least
    !> BLOCKED_MINIMUM columns to include (fewer go one at a time).
    integer, parameter :: PANEL_WIDTH = 32, BLOCKED_MINIMUM = 64
-   !> Columns updated together by a panel's transformations.
-   integer, parameter :: UPDATE_CHUNK = 256
 
    !> The transformations since the reset.  Transformation i (1..count): OP_REFLECT swaps rows
    !> row and pivot, then reflects rows row..last by I - scale v v^T,
@@ -695,11 +694,11 @@ contains
    !>     H_b P_b ... H_1 P_1 = (I - V T^T V^T) P_b ... P_1,
    !> where the row swaps P are applied to whole rows when they are made (to the reflection
    !> vectors V of the panel too, which moves each H_c past the later swaps) and T is upper
-   !> triangular.  That is level-3 work (matmul) instead of one reflection at a time.
+   !> triangular.  That is level-3 work (BLAS) instead of one reflection at a time.
    subroutine include_blocked(f, outputs)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: outputs(:)
-      real(dp), allocatable :: work(:, :), eager_work(:, :), scratch(:, :)
+      real(dp), allocatable :: work(:, :), eager_work(:, :)
       integer, allocatable :: eager_columns(:), moving(:)
       integer :: col, i, panel_first, panel_last, ierr
       logical :: accepted
@@ -708,7 +707,7 @@ contains
       ! active ones are zero in every row they change.
       eager_columns = pack([(col, col = 1, f%m + 3)], [(eager(f, col), col = 1, f%m + 3)])
       moving = pack(eager_columns, f%status(eager_columns) <= 0)
-      allocate (work(f%n, size(outputs)), eager_work(f%n, size(moving)), scratch(f%n, UPDATE_CHUNK), stat=ierr)
+      allocate (work(f%n, size(outputs)), eager_work(f%n, size(moving)), stat=ierr)
       if (ierr /= 0) then   ! no room for the copies: one column at a time
          do i = 1, size(outputs)
             call factor_include(f, outputs(i), accepted)
@@ -722,7 +721,7 @@ contains
       eager_work = f%r(:, moving)
       do panel_first = 1, size(outputs), PANEL_WIDTH
          panel_last = min(panel_first + PANEL_WIDTH - 1, size(outputs))
-         call include_panel(f, outputs, panel_first, panel_last, work, eager_work, scratch)
+         call include_panel(f, outputs, panel_first, panel_last, work, eager_work)
       end do
       f%r(:, moving) = eager_work
       f%applied(eager_columns) = f%ops%count
@@ -732,10 +731,10 @@ contains
    !> Include outputs(panel_first:panel_last), whose reduced columns are work(:, panel_first:
    !> panel_last), then apply the panel's transformations to the later columns of work and to
    !> eager_work.  Each column is written to r when its turn comes (included or rejected).
-   subroutine include_panel(f, outputs, panel_first, panel_last, work, eager_work, scratch)
+   subroutine include_panel(f, outputs, panel_first, panel_last, work, eager_work)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: outputs(:), panel_first, panel_last
-      real(dp), intent(inout) :: work(:, :), eager_work(:, :), scratch(:, :)
+      real(dp), intent(inout), contiguous :: work(:, :), eager_work(:, :)
       real(dp), allocatable :: reflectors(:, :)   ! V: v_c in rows k_c+1..last_c, then swapped
       real(dp) :: t_factor(panel_last - panel_first + 1, panel_last - panel_first + 1)
       real(dp), allocatable :: v(:), s(:)
@@ -791,46 +790,39 @@ contains
             exit
          end if
       end do
-      associate (v_panel => reflectors(k_start + 1:span_last, 1:reflections), &
-                 t => t_factor(1:reflections, 1:reflections))
+      associate (ld => f%n, ld_t => size(t_factor, 1))
          if (touched_last > panel_last) &
-            call apply_block_reflector(v_panel, t, work(k_start + 1:span_last, panel_last + 1:touched_last), scratch)
+            call apply_block_reflector(reflectors, ld, t_factor, ld_t, reflections, k_start + 1, span_last, &
+                                       work, ld, panel_last + 1, touched_last)
          if (size(eager_work, 2) > 0) &
-            call apply_block_reflector(v_panel, t, eager_work(k_start + 1:span_last, :), scratch)
+            call apply_block_reflector(reflectors, ld, t_factor, ld_t, reflections, k_start + 1, span_last, &
+                                       eager_work, ld, 1, size(eager_work, 2))
       end associate
    end subroutine include_panel
 
-   !> x <- (I - V T V^T)^T x = x - V (T^T (V^T x)) for every column x of z: the reflections
-   !> H_1, ..., H_b of V, T applied in this order.  z is taken by chunks of scratch's width, whose
-   !> product V (T^T (V^T x)) is formed in scratch; the transposes are formed so that every
-   !> product runs on contiguous columns.
-   subroutine apply_block_reflector(reflectors, t_factor, z, scratch)
-      real(dp), intent(in) :: reflectors(:, :), t_factor(:, :)
-      real(dp), intent(inout) :: z(:, :), scratch(:, :)
-      real(dp), allocatable :: reflectors_t(:, :), t_t(:, :), projections(:, :), coefficients(:, :)
-      integer :: first, last, rows, width
+   !> z(first_row:last_row, first:last) <- (I - V T V^T)^T z = z - V (T^T (V^T z)) with
+   !> V = reflectors(first_row:last_row, 1:b) and T = t_factor(1:b, 1:b) upper triangular: the
+   !> reflections H_1, ..., H_b applied in this order, in three BLAS calls on the blocks in place.
+   !> The arrays are passed whole with their leading dimensions (explicit shape), so that the
+   !> blocks reach BLAS without a copy.
+   subroutine apply_block_reflector(reflectors, ld_reflectors, t_factor, ld_t, b, first_row, last_row, &
+                                    z, ld_z, first, last)
+      integer, intent(in) :: ld_reflectors, ld_t, ld_z, b, first_row, last_row, first, last
+      real(dp), intent(in) :: reflectors(ld_reflectors, *), t_factor(ld_t, *)
+      real(dp), intent(inout) :: z(ld_z, *)
+      real(dp), allocatable :: coefficients(:, :)
+      integer :: rows, columns
 
-      rows = size(z, 1)
-      allocate (reflectors_t(size(reflectors, 2), rows), t_t(size(t_factor, 2), size(t_factor, 1)), &
-                projections(size(reflectors, 2), size(scratch, 2)), coefficients(size(reflectors, 2), size(scratch, 2)))
-      reflectors_t = transpose(reflectors)
-      t_t = transpose(t_factor)
-      do first = 1, size(z, 2), size(scratch, 2)
-         last = min(first + size(scratch, 2) - 1, size(z, 2))
-         width = last - first + 1
-         call multiply(projections(:, 1:width), reflectors_t, z(:, first:last))
-         call multiply(coefficients(:, 1:width), t_t, projections(:, 1:width))
-         call multiply(scratch(1:rows, 1:width), reflectors, coefficients(:, 1:width))
-         z(:, first:last) = z(:, first:last) - scratch(1:rows, 1:width)
-      end do
+      rows = last_row - first_row + 1
+      columns = last - first + 1
+      allocate (coefficients(b, columns))
+      ! C = V^T z, then C = T^T C, then z = z - V C.
+      call gemm('T', 'N', b, columns, rows, 1.0_dp, reflectors(first_row, 1), ld_reflectors, &
+                z(first_row, first), ld_z, 0.0_dp, coefficients, b)
+      call trmm('L', 'U', 'T', 'N', b, columns, 1.0_dp, t_factor, ld_t, coefficients, b)
+      call gemm('N', 'N', rows, columns, b, -1.0_dp, reflectors(first_row, 1), ld_reflectors, &
+                coefficients, b, 1.0_dp, z(first_row, first), ld_z)
    end subroutine apply_block_reflector
-
-   !> product = a b, written in place (matmul into a whole dummy needs no temporary).
-   pure subroutine multiply(product, a, b)
-      real(dp), intent(out) :: product(:, :)
-      real(dp), intent(in) :: a(:, :), b(:, :)
-      product = matmul(a, b)
-   end subroutine multiply
 
    !> z <- z - v s^T.
    pure subroutine subtract_outer(z, v, s)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pygmo
 
+from . import _openblas  # noqa: F401  (before _core, which calls OpenBLAS by the names it loads)
 from . import _core
 from .result import ForcedStop, IterationRecord, Result, Status
 from .sensitivity import SensitivityMatrices, SensitivityState
