@@ -44,6 +44,13 @@ module optgra_optimisation
    integer, parameter :: OUTCOME_MAXIMUM = 1, OUTCOME_LIMIT = 2, OUTCOME_CONSTRAINT = 3
    !> Probes one step may spend before a bound stops asking for a new one.
    integer, parameter :: MAX_WALK_PROBES = 4
+   !> A point within this fraction of the last probe's displacement from the probe point
+   !> differs from it by rounding only (of a refitted step length, or of a direction that the
+   !> box cuts to the same probe).
+   real(dp), parameter :: SAME_POINT = 1.0e-10_dp
+   !> Probe points of a linearisation kept for that comparison (as many as the evaluator
+   !> remembers, so that a point snapped to one is answered without a call).
+   integer, parameter :: PROBES_KEPT = 4
 
    !> The bound walk: while Q is a signed permutation, only bound rows are active and every
    !> general constraint is ignored, a pass of the walk lives on the free variables F (those
@@ -85,10 +92,11 @@ contains
       logical, intent(out) :: finished
       real(dp) :: g(st%problem%n), d(st%problem%n), d_minus(st%problem%n)
       real(dp) :: second_order(st%problem%n), q(st%problem%m + 1), rayleigh(st%problem%m + 1)
+      real(dp), allocatable :: probe_points(:, :)   ! (n, PROBES_KEPT): the last probe points, a ring
       real(dp) :: slope(st%problem%m + 1), curvature(st%problem%m + 1)
       real(dp), allocatable :: nu(:), w(:)
       real(dp) :: dg, big_d, g_dot_d, theta, beta, a, b, t, u, reach, probe_step
-      integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made, i_bound
+      integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made, i_bound, near
       logical :: conjugate, done, reuse, bent, formed
       type(bound_walk) :: walk
       character(len=200) :: line
@@ -113,6 +121,7 @@ contains
          reuse = .false.
          rayleigh = 0.0_dp
          probes_made = 0
+         allocate (probe_points(n, PROBES_KEPT))
 
          steps: do pass = 1, 2 * (m + 1) + 10
             if (walk%on) then
@@ -242,6 +251,11 @@ contains
          end do steps
          ! The step stops on the bounds it reaches; rounding may leave x a few ulps outside.
          st%x = clip_to_box(st%problem, st%x)
+         ! A step to the model's maximum after a probe there (a refined probe on a quadratic
+         ! merit) ends on that probe point but for rounding: it ends exactly there, and the
+         ! driver's evaluation of x is the probe's, remembered.
+         near = near_probe(st%x)
+         if (near > 0) st%x = probe_points(:, near)
 
          st%memory%previous_direction = d
          st%memory%previous_gradient = g
@@ -273,12 +287,16 @@ contains
                q = rayleigh * big_d**2
             else if (probe_step > 0.0_dp) then
                probe_point = clip_to_box(st%problem, st%memory%reference_point + (probe_step / big_d) * d)
+               ! A probe where an earlier one was, but for rounding, is that one (remembered).
+               near = near_probe(probe_point)
+               if (near > 0) probe_point = probe_points(:, near)
                e = probe_point - st%memory%reference_point
                e2 = dot(e, e)
                if (e2 > 0.0_dp) then
                   call evaluate_values(st%problem, st%evaluator, probe_point, probe_values)
                   if (st%evaluator%status /= STATUS_OK) return
                   probes_made = probes_made + 1
+                  probe_points(:, modulo(probes_made - 1, PROBES_KEPT) + 1) = probe_point
                   do jj = 1, m + 1
                      ! the bound rows are linear
                      if (is_bound_row(st%problem, jj) .or. st%problem%kind(jj) == TYPE_IGNORED) cycle
@@ -304,6 +322,19 @@ contains
             b = 0.5_dp * (q(merit) - dot(f%r(1:f%count, merit), w)) / big_d**2
          end associate
       end subroutine quadratic_model
+
+      !> The column of probe_points holding a probe point that x is but for rounding, else 0.
+      integer function near_probe(x)
+         real(dp), intent(in) :: x(:)
+         integer :: k
+         near_probe = 0
+         do k = 1, min(probes_made, PROBES_KEPT)
+            if (norm(x - probe_points(:, k)) <= SAME_POINT * norm(probe_points(:, k) - st%memory%reference_point)) then
+               near_probe = k
+               return
+            end if
+         end do
+      end function near_probe
 
       !> d = th g + be d_minus, its length big_d and g_dot_d = g.d; on the bound walk in one
       !> pass over the free variables, which also gives the products of the trust-ball test

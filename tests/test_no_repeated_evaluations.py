@@ -2,9 +2,9 @@
 
 A step that is taken back returns to its origin, a linearisation point whose values and
 derivatives are known; a probe repeated from the same linearisation asks for the same points.
-The engine remembers the last four points it evaluated and the derivatives at its last two
-linearisation points, and judges a move by its values before taking any derivative where it
-ended.
+The engine remembers the last four points it evaluated and the values and derivatives at its
+last two linearisation points, and judges a move by its values before taking any derivative
+where it ended.  A point that differs from a recent probe point by rounding only is moved onto it.
 """
 
 import numpy as np
@@ -63,6 +63,32 @@ def test_no_point_is_evaluated_twice_in_a_row(name):
         assert x not in fitness[max(0, i - RECENT_POINTS) : i], f"fitness call {i + 1} repeats a recent point"
     for i in range(1, len(gradient)):
         assert gradient[i] not in gradient[max(0, i - 2) : i], f"gradient call {i + 1} repeats one of the last two"
+
+
+@pytest.mark.parametrize("name", [c.name for c in H.ALL_PROBLEMS])
+def test_no_point_is_evaluated_again_but_for_rounding(name):
+    """A probe that the box cuts to where an earlier probe of the same linearisation was, and a
+    step to the model's maximum after a probe there, differ from that probe point by rounding
+    only: they are moved onto it, and its values are remembered."""
+    calls, _ = record(name)
+    fitness = [np.frombuffer(x) for kind, x in calls if kind == "f"]
+    for i, x in enumerate(fitness):
+        for y in fitness[max(0, i - RECENT_POINTS) : i]:
+            assert np.max(np.abs(x - y) / (1.0 + np.abs(y))) > 1e-10, f"fitness call {i + 1} is a recent point"
+
+
+@pytest.mark.parametrize("name", [c.name for c in H.ALL_PROBLEMS])
+def test_the_last_linearisation_points_are_not_evaluated_again(name):
+    """The values at the last two points where derivatives were taken are kept with them: a
+    return there after more than RECENT_POINTS other points (a run that ends where it last
+    linearised, after its probes) costs no call."""
+    calls, _ = record(name)
+    linearised: list[bytes] = []  # the last two gradient points, the newest first
+    for i, (kind, x) in enumerate(calls):
+        if kind == "g":
+            linearised = ([x] + [y for y in linearised if y != x])[:2]
+        else:
+            assert x not in linearised, f"call {i + 1} evaluates one of the last two linearisation points"
 
 
 @pytest.mark.parametrize("name", ["hs001", "hs038", "hs112"])

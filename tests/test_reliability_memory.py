@@ -57,8 +57,8 @@ SCRIPT = textwrap.dedent(
             return M
 
     # where and when the failing runs fail, counted from the start of the solve (a clean run
-    # makes 4 fitness and 2 gradient evaluations)
-    FAILURES = [("fitness", 1), ("gradient", 1), ("fitness", 2), ("gradient", 2), ("fitness", 4)]
+    # makes 3 fitness and 2 gradient evaluations; the step ends on the last probe)
+    FAILURES = [("fitness", 1), ("gradient", 1), ("fitness", 2), ("gradient", 2), ("fitness", 3)]
 
     def run(i, failing):
         population = pygmo.population(pygmo.problem(Linear()))
