@@ -29,7 +29,7 @@ module optgra_evaluation
    !> evaluate_values answers from memory for the last RECENT_POINTS points it evaluated: a
    !> step that is taken back, or a probe repeated from the same linearisation, asks again for
    !> points bitwise the same.
-   integer, parameter :: RECENT_POINTS = 4
+   integer, parameter :: RECENT_POINTS = 8
 
    abstract interface
       !> Fill values(1:n_out) with the raw outputs at x (constraints, then merit).  Return 0 to

@@ -2,7 +2,7 @@
 
 A step that is taken back returns to its origin, a linearisation point whose values and
 derivatives are known; a probe repeated from the same linearisation asks for the same points.
-The engine remembers the last four points it evaluated and the values and derivatives at its
+The engine remembers the last eight points it evaluated and the values and derivatives at its
 last two linearisation points, and judges a move by its values before taking any derivative
 where it ended.  A point that differs from a recent probe point by rounding only is moved onto it.
 """
@@ -14,7 +14,7 @@ import pytest
 import hs_problems as H
 import pyoptgra
 
-RECENT_POINTS = 4
+RECENT_POINTS = 8
 
 
 class Recording:
@@ -72,9 +72,10 @@ def test_no_point_is_evaluated_again_but_for_rounding(name):
     only: they are moved onto it, and its values are remembered."""
     calls, _ = record(name)
     fitness = [np.frombuffer(x) for kind, x in calls if kind == "f"]
+    # the repeats were ~1e-14 apart; a genuine small move (hs012's final polish) is ~3e-11
     for i, x in enumerate(fitness):
         for y in fitness[max(0, i - RECENT_POINTS) : i]:
-            assert np.max(np.abs(x - y) / (1.0 + np.abs(y))) > 1e-10, f"fitness call {i + 1} is a recent point"
+            assert np.max(np.abs(x - y) / (1.0 + np.abs(y))) > 1e-12, f"fitness call {i + 1} is a recent point"
 
 
 @pytest.mark.parametrize("name", [c.name for c in H.ALL_PROBLEMS])
