@@ -86,6 +86,7 @@ contains
          mem%previous_direction = 0.0_dp
          mem%previous_gradient = 0.0_dp
          mem%previous_status = 0
+         mem%step_curvature = 0.0_dp
          mem%reference_point = st%x
          mem%radius = p%max_distance
          mem%gain_ratio = 0.0_dp

@@ -145,9 +145,10 @@ contains
                   finished = .true.
                   exit steps
                end if
-               ! Model along d; when its maximum lies well inside the probe distance, probe again
-               ! there so that the curvature is a secant over the step actually taken.
-               probe_step = st%problem%probe_distance
+               ! Model along d; when its maximum lies well inside the probe distance (or well
+               ! beyond a guessed first probe), probe again there so that the curvature is a
+               ! secant over the step actually taken.
+               probe_step = first_probe_step()
                do refinement = 1, MAX_PROBE_REFINEMENTS
                   call quadratic_model(probe_step, reuse)
                   if (st%evaluator%status /= STATUS_OK) exit steps
@@ -158,7 +159,9 @@ contains
                      t = full_radius
                      outcome = OUTCOME_LIMIT
                   end if
-                  if (reuse .or. outcome /= OUTCOME_MAXIMUM .or. t >= 0.25_dp * probe_step) exit
+                  if (reuse .or. outcome /= OUTCOME_MAXIMUM) exit
+                  if (t >= 0.25_dp * probe_step .and. &
+                      (t <= 4.0_dp * probe_step .or. probe_step >= st%problem%probe_distance)) exit
                   ! No probe at a step too short to resolve even the current curvature.
                   if (abs(b) * t**2 <= RESOLVABLE_CHANGE * abs(c_ref(merit))) exit
                   probe_step = t
@@ -177,6 +180,7 @@ contains
                reuse = .false.
                formed = .false.
             end do probes
+            st%memory%step_curvature = b
             ! The step itself stays inside the current (adaptive) radius around x_ref.
             if (walk%on) then
                reach = ball_step_from_products(walk%dd, walk%shift_d, walk%shift2_free + walk%shift2_fixed, &
@@ -322,6 +326,21 @@ contains
             b = 0.5_dp * (q(merit) - dot(f%r(1:f%count, merit), w)) / big_d**2
          end associate
       end subroutine quadratic_model
+
+      !> The first probe's distance: the probe distance, or twice the distance at which the last
+      !> step's merit curvature b_last puts the maximum along d (a Barzilai-Borwein-like guess
+      !> t = -a / (2 b_last)) when that is shorter.  The model's maximum then usually lies inside
+      !> the probe, by a factor the refinement accepts, and the far probe is saved.
+      real(dp) function first_probe_step() result(step)
+         real(dp) :: guess, b_last
+         step = st%problem%probe_distance
+         b_last = st%memory%step_curvature
+         if (reuse .or. b_last >= 0.0_dp) return
+         guess = -(g_dot_d / big_d) / (2.0_dp * b_last)
+         if (2.0_dp * guess >= step) return
+         if (abs(b_last) * guess**2 <= RESOLVABLE_CHANGE * abs(st%memory%reference_values(m + 1))) return
+         step = 2.0_dp * guess
+      end function first_probe_step
 
       !> The column of probe_points holding a probe point that x is but for rounding, else 0.
       integer function near_probe(x)

@@ -31,6 +31,8 @@ module optgra_state
       real(dp) :: step_length = 0.0_dp                ! length of the last optimisation step
       real(dp) :: predicted_gain = 0.0_dp             ! merit gain its model predicted
       real(dp) :: gain_ratio = 0.0_dp                 ! recent ratio of successive step gains
+      real(dp) :: step_curvature = 0.0_dp             ! b of the last step's merit model
+                                                      ! dm(t) = a t + b t^2 (0: none yet)
    end type iteration_memory
 
    !> A linearisation kept for sensitivity analysis and linear updates, in raw units so that it
