@@ -115,7 +115,8 @@ class optgra:
         max_correction_iterations: iterations allowed to reach feasibility.
         max_distance_per_iteration: trust radius per iteration, in scaled variables.
         perturbation_for_snd_order_derivatives: step of the curvature probe, in scaled variables
-            (0: linear model).
+            (0: linear model); the largest, since later probes are placed at twice the step the
+            last step's curvature predicts when that is shorter.
         variable_scaling_factors: positive scale per variable (empty or None: all 1).
         variable_types: 0 free, 1 fixed per variable (empty or None: all free).  A fixed
             variable is evaluated and returned exactly at its start value.
