@@ -8,11 +8,13 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "optgra.h"
 
@@ -211,6 +213,12 @@ class Configured {
           "max_evaluations/time_limit");
     if (!cb.history.is_none()) check(ogwhis(s, &history_trampoline, &cb), "history");
     if (!cb.batch_fitness.is_none()) check(ogbfit(s, &batch_fitness_trampoline), "batch_fitness");
+    // the BLAS kernels as addresses (absent or 0: the engine's built-in products)
+    if (settings.contains("blas")) {
+      auto blas = settings["blas"].cast<std::pair<std::uintptr_t, std::uintptr_t>>();
+      check(ogblas(s, reinterpret_cast<og_gemm_fn>(blas.first), reinterpret_cast<og_trmm_fn>(blas.second)),
+            "blas");
+    }
   }
   void* get() const { return session_.get(); }
   py::ssize_t n() const { return n_; }

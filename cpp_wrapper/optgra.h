@@ -28,6 +28,14 @@ typedef void (*og_log_fn)(void* context, int level, const char* message, int len
 // One iteration's raw point x (n) and raw outputs y (n_out, engine order).
 typedef void (*og_history_fn)(void* context, int iteration, int n, const double* x, int n_out,
                               const double* y);
+// BLAS dgemm and dtrmm with the reference Fortran interface (every argument by address, 32-bit
+// integers, no hidden string lengths), e.g. scipy.linalg.cython_blas's.
+typedef void (*og_gemm_fn)(const char* trans_a, const char* trans_b, const int* m, const int* n, const int* k,
+                           const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
+                           const double* beta, double* c, const int* ldc);
+typedef void (*og_trmm_fn)(const char* side, const char* uplo, const char* trans_a, const char* diag, const int* m,
+                           const int* n, const double* alpha, const double* a, const int* lda, double* b,
+                           const int* ldb);
 
 int oginit(void** state, int n, int m);
 int ogclos(void** state);
@@ -55,6 +63,7 @@ int ogwhis(void* state, og_history_fn callback, void* context);
 int ogmult(void* state, int* active, double* multipliers);
 int ogbest(void* state, double* x, double* y);
 int ogbfit(void* state, og_batch_fitness_fn callback);
+int ogblas(void* state, og_gemm_fn gemm, og_trmm_fn trmm);
 int ogstat(void* state, int* fitness_calls, int* gradient_calls, int* nonfinite_output);
 
 #ifdef __cplusplus

@@ -36,7 +36,7 @@
 module optgra_active_set
    use optgra_kinds
    use optgra_vector, only: dot, norm
-   use optgra_blas, only: gemm, trmm
+   use optgra_blas, only: blas_kernels, gemm, trmm
    implicit none
    private
 
@@ -112,20 +112,24 @@ module optgra_active_set
       integer, allocatable :: applied(:)    ! (m+3) transformations applied to each column
       type(signed_permutation) :: permutation
       type(include_cache) :: cache
+      type(blas_kernels) :: blas             ! dgemm and dtrmm for include_blocked
    end type factorisation
 
 contains
 
    !> Size the factorisation of n variables and m constraints, the last size(bound_variable) of
-   !> them bound rows on those variables, with gradients bound_slope(b) e_{bound_variable(b)}.
-   subroutine factor_allocate(f, n, m, bound_variable, bound_slope, info)
+   !> them bound rows on those variables, with gradients bound_slope(b) e_{bound_variable(b)};
+   !> kernels: the BLAS of the blocked inclusion (null: built-in products).
+   subroutine factor_allocate(f, n, m, bound_variable, bound_slope, kernels, info)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: n, m, bound_variable(:)
       real(dp), intent(in) :: bound_slope(:)
+      type(blas_kernels), intent(in) :: kernels
       integer, intent(out) :: info
       integer :: ierr
 
       f = factorisation()
+      f%blas = kernels
       f%n = n
       f%m = m
       f%first_bound = m - size(bound_variable) + 1
@@ -792,11 +796,11 @@ contains
       end do
       associate (ld => f%n, ld_t => size(t_factor, 1))
          if (touched_last > panel_last) &
-            call apply_block_reflector(reflectors, ld, t_factor, ld_t, reflections, k_start + 1, span_last, &
-                                       work, ld, panel_last + 1, touched_last)
+            call apply_block_reflector(f%blas, reflectors, ld, t_factor, ld_t, reflections, k_start + 1, &
+                                       span_last, work, ld, panel_last + 1, touched_last)
          if (size(eager_work, 2) > 0) &
-            call apply_block_reflector(reflectors, ld, t_factor, ld_t, reflections, k_start + 1, span_last, &
-                                       eager_work, ld, 1, size(eager_work, 2))
+            call apply_block_reflector(f%blas, reflectors, ld, t_factor, ld_t, reflections, k_start + 1, &
+                                       span_last, eager_work, ld, 1, size(eager_work, 2))
       end associate
    end subroutine include_panel
 
@@ -805,8 +809,9 @@ contains
    !> reflections H_1, ..., H_b applied in this order, in three BLAS calls on the blocks in place.
    !> The arrays are passed whole with their leading dimensions (explicit shape), so that the
    !> blocks reach BLAS without a copy.
-   subroutine apply_block_reflector(reflectors, ld_reflectors, t_factor, ld_t, b, first_row, last_row, &
+   subroutine apply_block_reflector(kernels, reflectors, ld_reflectors, t_factor, ld_t, b, first_row, last_row, &
                                     z, ld_z, first, last)
+      type(blas_kernels), intent(in) :: kernels
       integer, intent(in) :: ld_reflectors, ld_t, ld_z, b, first_row, last_row, first, last
       real(dp), intent(in) :: reflectors(ld_reflectors, *), t_factor(ld_t, *)
       real(dp), intent(inout) :: z(ld_z, *)
@@ -817,10 +822,10 @@ contains
       columns = last - first + 1
       allocate (coefficients(b, columns))
       ! C = V^T z, then C = T^T C, then z = z - V C.
-      call gemm('T', 'N', b, columns, rows, 1.0_dp, reflectors(first_row, 1), ld_reflectors, &
+      call gemm(kernels, 'T', 'N', b, columns, rows, 1.0_dp, reflectors(first_row, 1), ld_reflectors, &
                 z(first_row, first), ld_z, 0.0_dp, coefficients, b)
-      call trmm('L', 'U', 'T', 'N', b, columns, 1.0_dp, t_factor, ld_t, coefficients, b)
-      call gemm('N', 'N', rows, columns, b, -1.0_dp, reflectors(first_row, 1), ld_reflectors, &
+      call trmm(kernels, 'L', 'U', 'T', 'N', b, columns, 1.0_dp, t_factor, ld_t, coefficients, b)
+      call gemm(kernels, 'N', 'N', rows, columns, b, -1.0_dp, reflectors(first_row, 1), ld_reflectors, &
                 coefficients, b, 1.0_dp, z(first_row, first), ld_z)
    end subroutine apply_block_reflector
 

@@ -1,39 +1,116 @@
-!> The BLAS level-3 kernels the engine's blocked factorisation uses, from OpenBLAS as the
-!> scipy-openblas32 package ships it: symbols prefixed scipy_, 32-bit integers.  pyoptgra imports
-!> scipy_openblas32 before the engine, which loads the library into the process's global
-!> namespace; the engine is linked against these names and nothing else.
+!> The BLAS level-3 kernels of the engine's blocked factorisation, dgemm and dtrmm, called through
+!> addresses the caller hands over (ogblas: pyoptgra passes scipy's, from
+!> scipy.linalg.cython_blas), or, when none were given, computed here with matmul.
 !>
 !> Arguments follow the reference BLAS: a matrix is its first element and its leading dimension,
-!> so a block of a larger array is passed without a copy (the caller's array must be contiguous).
-!> The character arguments are single letters; OpenBLAS reads them through their addresses and
-!> takes no hidden lengths.
+!> so a block of a larger array is passed without a copy.  The character arguments are single
+!> letters, read through their addresses, without hidden lengths (the C entry points' convention).
 module optgra_blas
-   use, intrinsic :: iso_c_binding, only: c_char, c_double, c_int
+   use, intrinsic :: iso_c_binding, only: c_char, c_double, c_int, c_funptr, c_null_funptr, &
+                                          c_associated, c_f_procpointer
+   use optgra_kinds, only: dp
    implicit none
    private
 
-   public :: gemm, trmm
+   public :: blas_kernels, gemm, trmm
 
-   interface
-      !> c <- alpha op(a) op(b) + beta c,  op(a) m x k,  op(b) k x n,  op(x) = x or x^T.
-      subroutine gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) &
-         bind(c, name="scipy_dgemm_")
+   !> Addresses of dgemm and dtrmm (both, or the built-in products are used).
+   type :: blas_kernels
+      type(c_funptr) :: gemm = c_null_funptr
+      type(c_funptr) :: trmm = c_null_funptr
+   end type blas_kernels
+
+   abstract interface
+      subroutine gemm_kernel(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) bind(c)
          import :: c_char, c_double, c_int
          character(kind=c_char), intent(in) :: trans_a, trans_b
          integer(c_int), intent(in) :: m, n, k, lda, ldb, ldc
          real(c_double), intent(in) :: alpha, beta
          real(c_double), intent(in) :: a(lda, *), b(ldb, *)
          real(c_double), intent(inout) :: c(ldc, *)
-      end subroutine gemm
+      end subroutine gemm_kernel
 
-      !> b <- alpha op(a) b  (side 'L') with a triangular (uplo 'U' or 'L', diag 'N' or 'U').
-      subroutine trmm(side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb) bind(c, name="scipy_dtrmm_")
+      subroutine trmm_kernel(side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb) bind(c)
          import :: c_char, c_double, c_int
          character(kind=c_char), intent(in) :: side, uplo, trans_a, diag
          integer(c_int), intent(in) :: m, n, lda, ldb
          real(c_double), intent(in) :: alpha
          real(c_double), intent(in) :: a(lda, *)
          real(c_double), intent(inout) :: b(ldb, *)
-      end subroutine trmm
+      end subroutine trmm_kernel
    end interface
+
+contains
+
+   logical function have_kernels(kernels)
+      type(blas_kernels), intent(in) :: kernels
+      have_kernels = c_associated(kernels%gemm) .and. c_associated(kernels%trmm)
+   end function have_kernels
+
+   !> c <- alpha op(a) op(b) + beta c,  op(a) m x k,  op(b) k x n,  op(x) = x ('N') or x^T ('T');
+   !> c is not read when beta = 0.
+   subroutine gemm(kernels, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+      type(blas_kernels), intent(in) :: kernels
+      character, intent(in) :: trans_a, trans_b
+      integer, intent(in) :: m, n, k, lda, ldb, ldc
+      real(dp), intent(in) :: alpha, beta
+      real(dp), intent(in) :: a(lda, *), b(ldb, *)
+      real(dp), intent(inout) :: c(ldc, *)
+      procedure(gemm_kernel), pointer :: kernel
+      real(dp), allocatable :: product(:, :)
+
+      if (have_kernels(kernels)) then
+         call c_f_procpointer(kernels%gemm, kernel)
+         call kernel(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+         return
+      end if
+      ! the built-in products (no kernels were given)
+      if (trans_a == 'T' .and. trans_b == 'N') then
+         product = matmul(transpose(a(1:k, 1:m)), b(1:k, 1:n))
+      else if (trans_a == 'N' .and. trans_b == 'N') then
+         product = matmul(a(1:m, 1:k), b(1:k, 1:n))
+      else if (trans_a == 'N') then
+         product = matmul(a(1:m, 1:k), transpose(b(1:n, 1:k)))
+      else
+         product = matmul(transpose(a(1:k, 1:m)), transpose(b(1:n, 1:k)))
+      end if
+      if (beta == 0.0_dp) then
+         c(1:m, 1:n) = alpha * product
+      else
+         c(1:m, 1:n) = alpha * product + beta * c(1:m, 1:n)
+      end if
+   end subroutine gemm
+
+   !> b <- alpha op(a) b with a (m x m) triangular: side 'L' only, uplo 'U' or 'L', diag 'N' or
+   !> 'U' (unit, the diagonal not read).
+   subroutine trmm(kernels, side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb)
+      type(blas_kernels), intent(in) :: kernels
+      character, intent(in) :: side, uplo, trans_a, diag
+      integer, intent(in) :: m, n, lda, ldb
+      real(dp), intent(in) :: alpha
+      real(dp), intent(in) :: a(lda, *)
+      real(dp), intent(inout) :: b(ldb, *)
+      procedure(trmm_kernel), pointer :: kernel
+      real(dp) :: triangle(m, m)
+      integer :: i, j
+
+      if (have_kernels(kernels)) then
+         call c_f_procpointer(kernels%trmm, kernel)
+         call kernel(side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb)
+         return
+      end if
+      ! the built-in product, for side = 'L' (the engine's only use)
+      do j = 1, m
+         do i = 1, m
+            if ((uplo == 'U' .and. i <= j) .or. (uplo == 'L' .and. i >= j)) then
+               triangle(i, j) = a(i, j)
+            else
+               triangle(i, j) = 0.0_dp
+            end if
+         end do
+         if (diag == 'U') triangle(j, j) = 1.0_dp
+      end do
+      if (trans_a == 'T') triangle = transpose(triangle)
+      b(1:m, 1:n) = alpha * matmul(triangle, b(1:m, 1:n))
+   end subroutine trmm
 end module optgra_blas

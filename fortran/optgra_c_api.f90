@@ -16,7 +16,7 @@ module optgra_c_api
 
    public :: oginit, ogclos, ogctyp, ogderi, ogdist, ogvtyp, ogiter, ogomet, ogwlog, ogvsca, &
              ogcsca, ogcpri, ogbnds, ogsopt, ogcdel, ogexec, oggsst, ogssst, ogsens, ogstat, &
-             oglimt, ogwhis, ogmult, ogbest, ogbfit
+             oglimt, ogwhis, ogmult, ogbest, ogbfit, ogblas
 
 contains
 
@@ -400,6 +400,22 @@ contains
       st%log%history_context = context
       ogwhis = STATUS_OK
    end function ogwhis
+
+   !> The BLAS kernels of the blocked factorisation of many equalities: the addresses of dgemm and
+   !> dtrmm with the reference BLAS's Fortran interface (32-bit integers; character arguments
+   !> without hidden lengths).  Both null, or this call never made: built-in products (slower).
+   integer(c_int) function ogblas(handle, gemm, trmm) bind(c, name='ogblas')
+      type(c_ptr), value :: handle
+      type(c_funptr), value :: gemm, trmm
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogblas = STATUS_INVALID_ARGUMENT
+      if (c_associated(gemm) .neqv. c_associated(trmm)) return
+      st%problem%blas%gemm = gemm
+      st%problem%blas%trmm = trmm
+      ogblas = STATUS_OK
+   end function ogblas
 
    !> The callback that evaluates a whole finite-difference stencil in one call (null: none, each
    !> point goes to the fitness callback of ogexec).  It receives the context given to ogexec.

@@ -95,19 +95,16 @@ module optgra_evaluation
       real(dp), allocatable :: recent_points(:, :)  ! (n, RECENT_POINTS)
       real(dp), allocatable :: recent_outputs(:, :) ! (m+1, RECENT_POINTS)
       !> user_jacobian holds the derivatives at derivative_point (raw X), with the parameters'
-      !> rows when derivatives_with_parameters, and derivative_outputs the values there; the
-      !> earlier_* fields the derivatives taken before them (the origin of a step taken back).
-      !> evaluate_values answers from these points too.
+      !> rows when derivatives_with_parameters; the earlier_* fields the derivatives taken
+      !> before them (the origin of a step taken back).
       logical :: have_derivatives = .false.
       logical :: derivatives_with_parameters = .false.
       real(dp), allocatable :: derivative_point(:)  ! (n)
-      real(dp), allocatable :: derivative_outputs(:) ! (m+1) raw outputs there
       real(dp), allocatable :: user_values(:)     ! (m_user+1)
       real(dp), allocatable :: user_jacobian(:, :) ! (n, m_user+1)
       logical :: have_earlier_derivatives = .false.
       logical :: earlier_with_parameters = .false.
       real(dp), allocatable :: earlier_point(:)     ! (n)
-      real(dp), allocatable :: earlier_outputs(:)   ! (m+1)
       real(dp), allocatable :: earlier_jacobian(:, :) ! (n, m_user+1)
    end type evaluator
 
@@ -124,13 +121,12 @@ contains
                                                   ev%best_point, ev%best_outputs, &
                                                   ev%recent_points, ev%recent_outputs, &
                                                   ev%derivative_point, ev%earlier_point, &
-                                                  ev%earlier_jacobian, ev%derivative_outputs, &
-                                                  ev%earlier_outputs)
+                                                  ev%earlier_jacobian)
       allocate (ev%cached_point(p%n), ev%cached_outputs(p%m + 1), ev%user_values(p%m_user + 1), &
                 ev%user_jacobian(p%n, p%m_user + 1), ev%best_point(p%n), ev%best_outputs(p%m + 1), &
                 ev%recent_points(p%n, RECENT_POINTS), ev%recent_outputs(p%m + 1, RECENT_POINTS), &
                 ev%derivative_point(p%n), ev%earlier_point(p%n), ev%earlier_jacobian(p%n, p%m_user + 1), &
-                ev%derivative_outputs(p%m + 1), ev%earlier_outputs(p%m + 1), stat=ierr)
+                stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
       ev%have_cache = .false.
       ev%recent_count = 0
@@ -320,13 +316,6 @@ contains
          if (slot > 0) then
             ev%cached_outputs = ev%recent_outputs(:, slot)
             ev%have_cache = .true.
-         else if (ev%have_derivatives .and. all(point == ev%derivative_point)) then
-            ! a linearisation point, returned to after more than RECENT_POINTS other points
-            ev%cached_outputs = ev%derivative_outputs
-            ev%have_cache = .true.
-         else if (ev%have_earlier_derivatives .and. all(point == ev%earlier_point)) then
-            ev%cached_outputs = ev%earlier_outputs
-            ev%have_cache = .true.
          else
             call raw_outputs_of(p, ev, point, ev%cached_outputs)
             ev%have_cache = ev%status == STATUS_OK
@@ -402,7 +391,6 @@ contains
          ev%have_derivatives = .true.
          ev%derivatives_with_parameters = with_parameters
          ev%derivative_point = point
-         ev%derivative_outputs = ev%cached_outputs   ! the values at point (evaluate_values above)
       end if
       do k = 1, p%m_user + 1
          j = engine_index(p, k)
@@ -425,15 +413,12 @@ contains
 
       !> Exchange the last and the earlier derivatives (their storage, not their values).
       subroutine swap_derivatives()
-         real(dp), allocatable :: held_point(:), held_outputs(:), held_jacobian(:, :)
+         real(dp), allocatable :: held_point(:), held_jacobian(:, :)
          logical :: held_have, held_with
 
          call move_alloc(ev%earlier_point, held_point)
          call move_alloc(ev%derivative_point, ev%earlier_point)
          call move_alloc(held_point, ev%derivative_point)
-         call move_alloc(ev%earlier_outputs, held_outputs)
-         call move_alloc(ev%derivative_outputs, ev%earlier_outputs)
-         call move_alloc(held_outputs, ev%derivative_outputs)
          call move_alloc(ev%earlier_jacobian, held_jacobian)
          call move_alloc(ev%user_jacobian, ev%earlier_jacobian)
          call move_alloc(held_jacobian, ev%user_jacobian)

@@ -44,12 +44,13 @@ module optgra_optimisation
    integer, parameter :: OUTCOME_MAXIMUM = 1, OUTCOME_LIMIT = 2, OUTCOME_CONSTRAINT = 3
    !> Probes one step may spend before a bound stops asking for a new one.
    integer, parameter :: MAX_WALK_PROBES = 4
-   !> A point within this fraction of the last probe's displacement from the probe point
-   !> differs from it by rounding only (of a refitted step length, or of a direction that the
-   !> box cuts to the same probe).
+   !> A point within this fraction of a probe's displacement from the probe point is taken as
+   !> that point: the differences seen are rounding (1e-14, of a refitted step length, or of a
+   !> direction that the box cuts to the same probe), and 1e-10 of a step is far below what
+   !> the model resolves.
    real(dp), parameter :: SAME_POINT = 1.0e-10_dp
-   !> Probe points of a linearisation kept for that comparison (as many as the evaluator
-   !> remembers, so that a point snapped to one is answered without a call).
+   !> Probe points of a linearisation kept for that comparison (no more than the evaluator
+   !> remembers, so that a point moved onto one is answered without a call).
    integer, parameter :: PROBES_KEPT = 4
 
    !> The bound walk: while Q is a signed permutation, only bound rows are active and every
@@ -97,7 +98,7 @@ contains
       real(dp), allocatable :: nu(:), w(:)
       real(dp) :: dg, big_d, g_dot_d, theta, beta, a, b, t, u, reach, probe_step
       integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made, i_bound, near
-      logical :: conjugate, done, reuse, bent, formed
+      logical :: conjugate, done, reuse, bent, formed, guessed
       type(bound_walk) :: walk
       character(len=200) :: line
 
@@ -145,9 +146,9 @@ contains
                   finished = .true.
                   exit steps
                end if
-               ! Model along d; when its maximum lies well inside the probe distance (or well
-               ! beyond a guessed first probe), probe again there so that the curvature is a
-               ! secant over the step actually taken.
+               ! Model along d; when its maximum lies well inside the probe distance, or beyond
+               ! a guessed (shorter) first probe, probe again there, never beyond the probe
+               ! distance, so that the curvature is a secant over the step actually taken.
                probe_step = first_probe_step()
                do refinement = 1, MAX_PROBE_REFINEMENTS
                   call quadratic_model(probe_step, reuse)
@@ -159,12 +160,19 @@ contains
                      t = full_radius
                      outcome = OUTCOME_LIMIT
                   end if
-                  if (reuse .or. outcome /= OUTCOME_MAXIMUM) exit
-                  if (t >= 0.25_dp * probe_step .and. &
-                      (t <= 4.0_dp * probe_step .or. probe_step >= st%problem%probe_distance)) exit
-                  ! No probe at a step too short to resolve even the current curvature.
-                  if (abs(b) * t**2 <= RESOLVABLE_CHANGE * abs(c_ref(merit))) exit
-                  probe_step = t
+                  if (reuse) exit
+                  guessed = probe_step < st%problem%probe_distance
+                  if (outcome == OUTCOME_MAXIMUM) then
+                     if (t >= 0.25_dp * probe_step .and. (t <= 4.0_dp * probe_step .or. .not. guessed)) exit
+                     ! No probe at a step too short to resolve even the current curvature.
+                     if (abs(b) * t**2 <= RESOLVABLE_CHANGE * abs(c_ref(merit))) exit
+                     probe_step = min(t, st%problem%probe_distance)
+                  else
+                     ! no maximum within the full radius: from a guessed probe, look at the probe
+                     ! distance before stepping that far
+                     if (.not. guessed) exit
+                     probe_step = st%problem%probe_distance
+                  end if
                end do
                ! Converged when the model gains at most one tolerance within the full radius,
                ! counting the geometric tail gain r / (1 - r) that steps converging at the recent

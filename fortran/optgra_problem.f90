@@ -11,6 +11,7 @@
 module optgra_problem
    use optgra_kinds
    use optgra_vector, only: dot, norm
+   use optgra_blas, only: blas_kernels
    implicit none
    private
 
@@ -38,6 +39,7 @@ module optgra_problem
       integer :: derivative_mode = DERIVATIVES_USER
       real(dp) :: max_distance = 10.0_dp     ! trust radius per iteration (scaled units)
       real(dp) :: probe_distance = 1.0_dp    ! curvature-probe step (scaled units)
+      type(blas_kernels) :: blas             ! dgemm and dtrmm (ogblas), else built-in products
       integer :: max_iterations = 10
       integer :: max_correction_iterations = 10
       integer :: max_optimisation_iterations = 10

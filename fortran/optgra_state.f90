@@ -129,7 +129,7 @@ contains
       end if
       st%memory%correction_radius = st%problem%max_distance
       call factor_allocate(st%factor, st%problem%n, st%problem%m, st%problem%bound_variable, &
-                           st%problem%bound_slope, info)
+                           st%problem%bound_slope, st%problem%blas, info)
    end subroutine state_start_run
 
 end module optgra_state

@@ -12,8 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pygmo
 
-from . import _openblas  # noqa: F401  (before _core, which calls OpenBLAS by the names it loads)
-from . import _core
+from . import _blas, _core
 from .result import ForcedStop, IterationRecord, Result, Status
 from .sensitivity import SensitivityMatrices, SensitivityState
 from ._mapping import EngineProblem, EvaluationLog, finite_bound_mask, make_khan_function, parse_khan_option
@@ -424,6 +423,7 @@ class optgra:
             "method": self.optimization_method,
             "log_level": min(self.log_level, 2**31 - 1),
             "log": _engine_log if self.log_level else None,
+            "blas": _blas.KERNELS,
         }
 
     def _engine_settings(self, mapping: EngineProblem, priorities: bool = True) -> Dict[str, Any]:

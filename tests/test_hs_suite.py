@@ -26,7 +26,6 @@ SETTINGS = {
 
 NOT_YET_SOLVED = {
     "hs033": "stops at the stationary point (0, 0, 2), f = -4, like SLSQP",
-    "hs038": "Wood function: f = 0.018 after 150 iterations",
     "hs061": "dependent constraint gradients at the start x0 = 0: correction cannot move",
 }
 

@@ -87,3 +87,22 @@ def test_many_nonlinear_equalities_end_stationary():
     assert np.max(np.abs(p.constraints(result.x))) < 1e-8
     lagrangian = 2.0 * p.w * (result.x - p.c) + p.jacobian(result.x).T @ result.multipliers
     assert np.max(np.abs(lagrangian)) < 1e-3 * np.max(np.abs(2.0 * p.w * (result.x - p.c)))
+
+
+def test_scipy_blas_and_the_built_in_products_agree(monkeypatch):
+    """The blocked factorisation runs on scipy's dgemm and dtrmm when their addresses can be read,
+    and on the engine's own products otherwise: the same run either way, up to rounding."""
+    import pyoptgra._blas
+
+    assert all(pyoptgra._blas.KERNELS), "scipy.linalg.cython_blas should provide dgemm and dtrmm"
+    n, m = 150, 90
+    p = ManyEqualities(n, m, seed=5, dependent=((50, (10, 20)),), curvature=0.05)
+    problem = pygmo.problem(p)
+    problem.c_tol = [1e-8] * m
+    with_blas = pyoptgra.optgra(max_iterations=100).solve(problem, np.zeros(n))
+    monkeypatch.setattr(pyoptgra._blas, "KERNELS", (0, 0))
+    built_in = pyoptgra.optgra(max_iterations=100).solve(problem, np.zeros(n))
+    assert with_blas.success and built_in.success
+    assert built_in.iterations == with_blas.iterations
+    assert built_in.objective == pytest.approx(with_blas.objective, rel=1e-10)
+    assert np.allclose(built_in.x, with_blas.x, atol=1e-8)

@@ -2,8 +2,8 @@
 
 A step that is taken back returns to its origin, a linearisation point whose values and
 derivatives are known; a probe repeated from the same linearisation asks for the same points.
-The engine remembers the last eight points it evaluated and the values and derivatives at its
-last two linearisation points, and judges a move by its values before taking any derivative
+The engine remembers the last eight points it evaluated and the derivatives at its last two
+linearisation points, and judges a move by its values before taking any derivative
 where it ended.  A point that differs from a recent probe point by rounding only is moved onto it.
 """
 
@@ -80,9 +80,9 @@ def test_no_point_is_evaluated_again_but_for_rounding(name):
 
 @pytest.mark.parametrize("name", [c.name for c in H.ALL_PROBLEMS])
 def test_the_last_linearisation_points_are_not_evaluated_again(name):
-    """The values at the last two points where derivatives were taken are kept with them: a
-    return there after more than RECENT_POINTS other points (a run that ends where it last
-    linearised, after its probes) costs no call."""
+    """A return to one of the last two points where derivatives were taken (a run that ends
+    where it last linearised, after its probes and a restart's) is answered from memory; with
+    four points remembered, HS 71 evaluated its last linearisation point again."""
     calls, _ = record(name)
     linearised: list[bytes] = []  # the last two gradient points, the newest first
     for i, (kind, x) in enumerate(calls):

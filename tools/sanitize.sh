@@ -40,7 +40,7 @@ echo "== work directory $WORK"
 "$PYTHON" -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
 # shellcheck disable=SC2086
-"$PY" -m pip install --quiet ${PIP_ARGS:-} numpy pygmo scipy scipy-openblas32 pytest pytest-timeout hypothesis psutil \
+"$PY" -m pip install --quiet ${PIP_ARGS:-} numpy pygmo scipy pytest pytest-timeout hypothesis psutil \
   scikit-build-core pybind11
 
 echo "== building the instrumented extension"
