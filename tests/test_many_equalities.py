@@ -106,3 +106,12 @@ def test_scipy_blas_and_the_built_in_products_agree(monkeypatch):
     assert built_in.iterations == with_blas.iterations
     assert built_in.objective == pytest.approx(with_blas.objective, rel=1e-10)
     assert np.allclose(built_in.x, with_blas.x, atol=1e-8)
+
+
+def test_one_blas_kernel_without_the_other_is_refused(monkeypatch):
+    import pyoptgra._blas
+
+    monkeypatch.setattr(pyoptgra._blas, "KERNELS", (pyoptgra._blas.KERNELS[0], 0))
+    p = ManyEqualities(20, 10, seed=1)
+    with pytest.raises(ValueError, match="blas"):
+        pyoptgra.optgra().solve(pygmo.problem(p), np.zeros(20))
