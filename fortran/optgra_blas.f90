@@ -14,7 +14,7 @@ module optgra_blas
 
    public :: blas_kernels, gemm, trmm
 
-   !> Addresses of dgemm and dtrmm (both, or the built-in products are used).
+   !> Addresses of dgemm and dtrmm (both or neither, see ogblas; null: the built-in products).
    type :: blas_kernels
       type(c_funptr) :: gemm = c_null_funptr
       type(c_funptr) :: trmm = c_null_funptr
@@ -42,11 +42,6 @@ module optgra_blas
 
 contains
 
-   logical function have_kernels(kernels)
-      type(blas_kernels), intent(in) :: kernels
-      have_kernels = c_associated(kernels%gemm) .and. c_associated(kernels%trmm)
-   end function have_kernels
-
    !> c <- alpha op(a) op(b) + beta c,  op(a) m x k,  op(b) k x n,  op(x) = x ('N') or x^T ('T');
    !> c is not read when beta = 0.
    subroutine gemm(kernels, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -57,27 +52,28 @@ contains
       real(dp), intent(in) :: a(lda, *), b(ldb, *)
       real(dp), intent(inout) :: c(ldc, *)
       procedure(gemm_kernel), pointer :: kernel
-      real(dp), allocatable :: product(:, :)
+      real(dp), allocatable :: op_a(:, :), op_b(:, :)
 
-      if (have_kernels(kernels)) then
+      if (c_associated(kernels%gemm)) then
          call c_f_procpointer(kernels%gemm, kernel)
          call kernel(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
          return
       end if
-      ! the built-in products (no kernels were given)
-      if (trans_a == 'T' .and. trans_b == 'N') then
-         product = matmul(transpose(a(1:k, 1:m)), b(1:k, 1:n))
-      else if (trans_a == 'N' .and. trans_b == 'N') then
-         product = matmul(a(1:m, 1:k), b(1:k, 1:n))
-      else if (trans_a == 'N') then
-         product = matmul(a(1:m, 1:k), transpose(b(1:n, 1:k)))
+      ! the built-in product (no kernels were given)
+      if (trans_a == 'T') then
+         op_a = transpose(a(1:k, 1:m))
       else
-         product = matmul(transpose(a(1:k, 1:m)), transpose(b(1:n, 1:k)))
+         op_a = a(1:m, 1:k)
+      end if
+      if (trans_b == 'T') then
+         op_b = transpose(b(1:n, 1:k))
+      else
+         op_b = b(1:k, 1:n)
       end if
       if (beta == 0.0_dp) then
-         c(1:m, 1:n) = alpha * product
+         c(1:m, 1:n) = alpha * matmul(op_a, op_b)
       else
-         c(1:m, 1:n) = alpha * product + beta * c(1:m, 1:n)
+         c(1:m, 1:n) = alpha * matmul(op_a, op_b) + beta * c(1:m, 1:n)
       end if
    end subroutine gemm
 
@@ -94,7 +90,7 @@ contains
       real(dp) :: triangle(m, m)
       integer :: i, j
 
-      if (have_kernels(kernels)) then
+      if (c_associated(kernels%trmm)) then
          call c_f_procpointer(kernels%trmm, kernel)
          call kernel(side, uplo, trans_a, diag, m, n, alpha, a, lda, b, ldb)
          return
