@@ -99,6 +99,7 @@ contains
       real(dp) :: dg, big_d, g_dot_d, theta, beta, a, b, t, u, reach, probe_step
       integer :: m, n, merit, j, pass, hit, outcome, probe, refinement, probes_made, i_bound, near
       logical :: conjugate, done, reuse, bent, formed, guessed
+      logical :: reached(st%problem%m)   ! user constraints this step reached, not yet active
       type(bound_walk) :: walk
       character(len=200) :: line
 
@@ -123,6 +124,7 @@ contains
          rayleigh = 0.0_dp
          probes_made = 0
          allocate (probe_points(n, PROBES_KEPT))
+         reached = .false.
 
          steps: do pass = 1, 2 * (m + 1) + 10
             if (walk%on) then
@@ -131,6 +133,17 @@ contains
                call classify_constraints(st)
                call refine_active_set(st, dg, nu, done)
                if (.not. done) exit steps
+               ! A constraint this step reached whose gradient at x_ref does not see the step
+               ! at all (a rate below SIGNIFICANT_CHANGE over the full radius: the candidate
+               ! test of refine_active_set leaves it out) is reached by curvature alone, and
+               ! the step would run on through it: the step ends where it reached it.
+               where (f%status(1:m) > 0) reached = .false.
+               if (dg > 0.0_dp) then
+                  do j = 1, m
+                     if (.not. reached(j)) cycle
+                     if (abs(null_dot(f, j, merit)) / dg * full_radius < SIGNIFICANT_CHANGE) exit steps
+                  end do
+               end if
                g = projected_merit_gradient(st, nu)
             end if
             if (dg * full_radius <= 1.0_dp) then
@@ -258,6 +271,7 @@ contains
                end do
             end if
             st%c(hit) = 0.0_dp
+            reached(hit) = hit <= st%problem%m_user
             reuse = is_bound_row(st%problem, hit) .and. probes_made >= MAX_WALK_PROBES
             if (.not. walk%on) call walk_start()
          end do steps
