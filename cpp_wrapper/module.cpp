@@ -213,6 +213,15 @@ class Configured {
           "max_evaluations/time_limit");
     if (!cb.history.is_none()) check(ogwhis(s, &history_trampoline, &cb), "history");
     if (!cb.batch_fitness.is_none()) check(ogbfit(s, &batch_fitness_trampoline), "batch_fitness");
+    // a start point whose fitness the caller knows (an evolve's individual): (x, engine-order
+    // values of the fitness callback); the engine then does not evaluate it again
+    if (settings.contains("known_point")) {
+      auto known = settings["known_point"].cast<std::pair<DoubleArray, DoubleArray>>();
+      require_size(known.first, n_, "known_point x");
+      if (known.second.ndim() != 1) throw py::value_error("known_point values must be a 1-D array");
+      check(ogknow(s, known.first.data(), static_cast<int>(known.second.shape(0)), known.second.data()),
+            "known_point (x of length n, finite values of the fitness callback's length)");
+    }
     // the BLAS kernels as addresses (absent or 0: the engine's built-in products)
     if (settings.contains("blas")) {
       auto blas = settings["blas"].cast<std::pair<std::uintptr_t, std::uintptr_t>>();

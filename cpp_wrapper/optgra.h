@@ -64,6 +64,7 @@ int ogmult(void* state, int* active, double* multipliers);
 int ogbest(void* state, double* x, double* y);
 int ogbfit(void* state, og_batch_fitness_fn callback);
 int ogblas(void* state, og_gemm_fn gemm, og_trmm_fn trmm);
+int ogknow(void* state, const double* x, int n_values, const double* values);
 int ogstat(void* state, int* fitness_calls, int* gradient_calls, int* nonfinite_output);
 
 #ifdef __cplusplus

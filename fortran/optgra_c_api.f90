@@ -16,7 +16,7 @@ module optgra_c_api
 
    public :: oginit, ogclos, ogctyp, ogderi, ogdist, ogvtyp, ogiter, ogomet, ogwlog, ogvsca, &
              ogcsca, ogcpri, ogbnds, ogsopt, ogcdel, ogexec, oggsst, ogssst, ogsens, ogstat, &
-             oglimt, ogwhis, ogmult, ogbest, ogbfit, ogblas
+             oglimt, ogwhis, ogmult, ogbest, ogbfit, ogblas, ogknow
 
 contains
 
@@ -416,6 +416,26 @@ contains
       st%problem%blas%trmm = trmm
       ogblas = STATUS_OK
    end function ogblas
+
+   !> A raw point x (n) where the caller knows the fitness callback's outputs (n_values =
+   !> m_user+1, finite; bounds set before): an optimisation that starts exactly there takes them
+   !> instead of evaluating the start.
+   integer(c_int) function ogknow(handle, x, n_values, values) bind(c, name='ogknow')
+      type(c_ptr), value :: handle
+      real(c_double), intent(in) :: x(*), values(*)
+      integer(c_int), value :: n_values
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      ogknow = STATUS_INVALID_ARGUMENT
+      associate (p => st%problem)
+         if (n_values /= p%m_user + 1) return
+         if (.not. (all(ieee_is_finite(x(1:p%n))) .and. all(ieee_is_finite(values(1:p%m_user + 1))))) return
+         p%known_point = x(1:p%n)
+         p%known_values = values(1:p%m_user + 1)
+      end associate
+      ogknow = STATUS_OK
+   end function ogknow
 
    !> The callback that evaluates a whole finite-difference stencil in one call (null: none, each
    !> point goes to the fitness callback of ogexec).  It receives the context given to ogexec.

@@ -12,7 +12,7 @@ module optgra_driver
    use optgra_problem, only: start_point, raw_point, violated, total_violation, directional_derivatives
    use optgra_vector, only: norm
    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
-   use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached
+   use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached, remember_known_start
    use optgra_correction, only: correction_phase
    use optgra_optimisation, only: optimisation_phase
    use optgra_sensitivity, only: record_multipliers
@@ -83,6 +83,7 @@ contains
          max_stagnation = min(p%max_stagnation_iterations, max_optimisation)
 
          call start_point(p, x_raw, st%x)
+         call remember_known_start(p, st%evaluator, x_raw, st%x)
          mem%previous_direction = 0.0_dp
          mem%previous_gradient = 0.0_dp
          mem%previous_status = 0

@@ -24,6 +24,7 @@ module optgra_evaluation
 
    public :: evaluator, fitness_callback, gradient_callback, batch_fitness_callback
    public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
+   public :: remember_known_start
    public :: set_bound_columns, difference_evaluations
 
    !> evaluate_values answers from memory for the last RECENT_POINTS points it evaluated: a
@@ -323,15 +324,40 @@ contains
                c = 0.0_dp
                return
             end if
-            ev%recent_newest = modulo(ev%recent_newest, RECENT_POINTS) + 1
-            ev%recent_count = min(ev%recent_count + 1, RECENT_POINTS)
-            ev%recent_points(:, ev%recent_newest) = point
-            ev%recent_outputs(:, ev%recent_newest) = ev%cached_outputs
+            call remember(ev, point, ev%cached_outputs)
          end if
          ev%cached_point = point
       end if
       c = ev%cached_outputs / p%output_scale
    end subroutine evaluate_values
+
+   !> Keep (point, raw outputs) as the newest of the recent points.
+   subroutine remember(ev, point, raw)
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: point(:), raw(:)
+
+      ev%recent_newest = modulo(ev%recent_newest, RECENT_POINTS) + 1
+      ev%recent_count = min(ev%recent_count + 1, RECENT_POINTS)
+      ev%recent_points(:, ev%recent_newest) = point
+      ev%recent_outputs(:, ev%recent_newest) = raw
+   end subroutine remember
+
+   !> At the start of an optimisation from raw point x_raw (internal point x): when the caller gave the
+   !> outputs at exactly x_raw (problem%known_point), remember them for the start's raw point, so
+   !> that the start costs no evaluation.  (x_raw / s) * s may differ from x_raw by a rounding
+   !> step; the values are the caller's at x_raw either way.
+   subroutine remember_known_start(p, ev, x_raw, x)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(inout) :: ev
+      real(dp), intent(in) :: x_raw(:), x(:)
+      real(dp) :: point(p%n), raw(p%m + 1)
+
+      if (.not. allocated(p%known_point)) return
+      if (.not. all(p%known_point == x_raw)) return
+      point = raw_point(p, x)
+      call accept_outputs(p, ev, point, p%known_values, raw)  ! finite: ogknow checked them
+      call remember(ev, point, raw)
+   end subroutine remember_known_start
 
    !> The slot of the recent points holding exactly this raw point, else 0.
    pure integer function recent_slot(ev, point)

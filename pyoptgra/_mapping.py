@@ -217,11 +217,26 @@ class EngineProblem:
         fs = np.asarray(bfe(self.problem, xs.ravel()), dtype=float).reshape(points.shape[0], -1)
         return np.array([self._engine_outputs(xe, x, f) for xe, x, f in zip(points, xs, fs)])
 
+    def known_start(self, xe: np.ndarray, x: np.ndarray, f: np.ndarray) -> Optional[np.ndarray]:
+        """The fitness callback's outputs at engine start ``xe`` from the known pygmo fitness ``f``
+        at problem point ``x``, or None when they may differ from a call's: ``xe`` reaches the
+        user at another point than ``x``, or ``f`` is not a finite fitness vector."""
+        f = np.asarray(f, dtype=float)
+        if f.shape != (1 + self.m_user,) or not np.all(np.isfinite(f)):
+            return None
+        if not np.array_equal(self.problem_point(xe), x):
+            return None
+        return self._engine_order(xe, f)
+
     def _engine_outputs(self, xe: np.ndarray, x: np.ndarray, f: np.ndarray) -> np.ndarray:
         """Check and log the pygmo fitness ``f`` at problem point ``x`` of engine point ``xe``, and
         put it into engine order (with the Khan bound rows)."""
         self._check_finite(f, x, "fitness")
         self.log.record(f, self.nec, self.constraint_tolerances)
+        return self._engine_order(xe, f)
+
+    def _engine_order(self, xe: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """The pygmo fitness ``f`` at engine point ``xe`` in engine order (with the Khan bound rows)."""
         if self.khan is None:
             return _merit_last(f)
         x = self.khan.eval(xe)

@@ -301,14 +301,16 @@ class optgra:
 
         The result replaces that individual when it is at least as good under pygmo's
         feasibility-first comparison (with zero ``c_tol`` entries taken as 1e-6); the population
-        never gets worse.  The run's :class:`Result` is kept as :attr:`last_result`.
+        never gets worse.  The individual's fitness, known to the population, is not evaluated
+        again.  The run's :class:`Result` is kept as :attr:`last_result`.
         """
         problem = population.problem
         self._validate(population, problem)
         index = population.best_idx()
         x0 = np.asarray(population.get_x()[index], dtype=float)
-        result, mapping = self._run(problem, x0)
-        if mapping.is_at_least_as_good(result.x, result.fitness, x0, population.get_f()[index]):
+        f0 = np.asarray(population.get_f()[index], dtype=float)
+        result, mapping = self._run(problem, x0, known_fitness=f0)
+        if mapping.is_at_least_as_good(result.x, result.fitness, x0, f0):
             population.set_xf(index, result.x, result.fitness)
         return population
 
@@ -327,8 +329,14 @@ class optgra:
             raise ValueError(f"x0 must have shape ({problem.get_nx()},) (one entry per variable), got {x0.shape}")
         return self._run(problem, x0)[0]
 
-    def _run(self, problem: pygmo.problem, x0: np.ndarray) -> Tuple[Result, EngineProblem]:
-        """One engine session from problem-space point x0; sets last_result and the log."""
+    def _run(
+        self, problem: pygmo.problem, x0: np.ndarray, known_fitness: Optional[np.ndarray] = None
+    ) -> Tuple[Result, EngineProblem]:
+        """One engine session from problem-space point x0; sets last_result and the log.
+
+        ``known_fitness``: the pygmo fitness at x0, when known (an evolve's individual); the engine
+        takes it instead of evaluating its start, unless its start reaches the user at another
+        point (a Khan transform's round trip, or ``force_bounds`` clipping x0 into the box)."""
         khan = self._khan_function(problem)
         log = EvaluationLog(interval=self.verbosity)
         mapping = EngineProblem(
@@ -348,11 +356,16 @@ class optgra:
 
         settings = self._engine_settings(mapping)
         settings["history"] = record
+        engine_start = mapping.engine_point(x0)
+        if known_fitness is not None:
+            known = mapping.known_start(engine_start, x0, known_fitness)
+            if known is not None:
+                settings["known_point"] = (engine_start, known)
         report: Dict[str, Any] = {}
         start = time.perf_counter()
         error: Optional[BaseException] = None
         try:
-            _core.optimize(mapping.engine_point(x0), mapping.output_types, mapping.fitness,
+            _core.optimize(engine_start, mapping.output_types, mapping.fitness,
                            mapping.gradient if has_gradient else None, settings, report)
         except BaseException as exc:  # noqa: B902 - re-raised below, after the result is kept
             error = exc
@@ -367,7 +380,7 @@ class optgra:
             status = Status.FORCED_STOP if isinstance(error, ForcedStop) else Status.EXCEPTION
             xe, y = report["best_x"], report["best_y"]
             if xe is None:
-                xe, y = mapping.engine_point(x0), np.full(mapping.m + 1, np.nan)
+                xe, y = engine_start, np.full(mapping.m + 1, np.nan)
         x = mapping.problem_point(xe)
         f = mapping.pygmo_fitness(y)
         nc = mapping.m_user

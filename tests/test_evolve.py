@@ -343,3 +343,96 @@ def test_difference_steps_default_to_1e_5_variable_scales(settings, steps):
     offsets = np.array(points[1:5]) - np.array([3.0, 4.0])
     np.testing.assert_allclose(np.abs(offsets).max(axis=0), steps, rtol=1e-9)
     assert result.evaluations["fitness"] >= 5
+
+
+class CountingHS71:
+    """HS71 (pygmo's hock_schittkowski_71), recording every point its fitness is called at."""
+
+    def __init__(self):
+        self.seen = []
+
+    def fitness(self, x):
+        self.seen.append(np.array(x))
+        return [x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2], x @ x - 40.0, 25.0 - np.prod(x)]
+
+    def gradient(self, x):
+        s = x[0] + x[1] + x[2]
+        objective = [x[3] * s + x[0] * x[3], x[0] * x[3], x[0] * x[3] + 1.0, x[0] * s]
+        product = [np.prod(np.delete(x, i)) for i in range(4)]
+        return np.concatenate([objective, 2.0 * x, -np.array(product)])
+
+    def get_bounds(self):
+        return ([1.0] * 4, [5.0] * 4)
+
+    def get_nec(self):
+        return 1
+
+    def get_nic(self):
+        return 1
+
+
+def test_the_start_individual_is_not_evaluated_again():
+    """Its fitness is in the population: the run starts from it without calling the fitness there,
+    and pygmo's count is the engine's plus push_back's evaluation."""
+    x0 = [1.0, 5.0, 5.0, 1.0]
+    population = one_individual(CountingHS71(), x0)
+    population.problem.extract(CountingHS71).seen.clear()
+    algo = pygmo.algorithm(pyoptgra.optgra())
+    population = algo.evolve(population)
+    result = algo.extract(pyoptgra.optgra).last_result
+    seen = population.problem.extract(CountingHS71).seen
+    assert result.status == pyoptgra.Status.OPTIMAL
+    assert population.get_f()[0][0] == pytest.approx(17.0140173, rel=1e-6)
+    assert not any(np.array_equal(x, x0) for x in seen)
+    assert len(seen) == result.evaluations["fitness"]
+    assert population.problem.get_fevals() == result.evaluations["fitness"] + 1
+    # solve() knows no fitness at x0: it evaluates it, and otherwise runs the same
+    udp = CountingHS71()
+    solved = pyoptgra.optgra().solve(pygmo.problem(udp), np.array(x0))
+    assert np.array_equal(solved.x, result.x)
+    assert solved.evaluations["fitness"] == result.evaluations["fitness"] + 1
+
+
+def test_a_start_the_user_sees_elsewhere_is_evaluated():
+    """With force_bounds a start outside the box reaches the user clipped into it: the
+    population's fitness (at the unclipped point) is not the one the engine needs there."""
+    seen = []
+
+    class Recording(BoxLinear):
+        def fitness(self, x):
+            seen.append(np.array(x))
+            return super().fitness(x)
+
+    population = one_individual(Recording(), [-0.5, 1.5])
+    seen.clear()
+    pyoptgra.optgra(force_bounds=True, bounds_to_constraints=False).evolve(population)
+    assert np.array_equal(seen[0], [0.0, 1.0])
+
+
+def test_the_engine_checks_a_known_start():
+    """known_point: (x, the fitness callback's outputs there); a wrong length or a non-finite
+    value is refused by the engine, naming the setting."""
+    from pyoptgra import _core
+
+    settings = dict(
+        lower=np.full(2, -np.inf), upper=np.full(2, np.inf), tolerances=np.full(1, 1e-6),
+        priorities=np.ones(1, np.intc), variable_scales=np.ones(2), variable_types=np.zeros(2, np.intc),
+        derivative_mode=2, difference_steps=np.full(2, 1e-5), max_iterations=5, max_correction_iterations=5,
+        max_distance=1.0, probe_distance=1.0, method=2, log_level=0, log=None, max_evaluations=0,
+        time_limit=0.0, history=None,
+    )
+    x0 = np.array([1.0, 2.0])
+    seen = []
+
+    def fitness(x):
+        seen.append(x.copy())
+        return np.array([np.sum((x - 0.25) ** 2)])
+
+    report = _core.optimize(x0, np.array([-1], np.intc), fitness, None,
+                            dict(settings, known_point=(x0, fitness(x0))), {})
+    assert np.allclose(report["x"], 0.25, atol=1e-6)
+    assert report["fitness_calls"] == len(seen) - 1
+    assert not any(np.array_equal(x, x0) for x in seen[1:])
+    for values in (np.zeros(2), np.array([np.nan])):
+        with pytest.raises(ValueError, match="known_point"):
+            _core.optimize(x0, np.array([-1], np.intc), fitness, None, dict(settings, known_point=(x0, values)), {})

@@ -195,12 +195,15 @@ def test_log_rows_agree_with_the_history(capsys):
     population.push_back(HS71_START)
     algo = pygmo.algorithm(pyoptgra.optgra())
     algo.set_verbosity(1)
+    start_objective = population.get_f()[0][0]
     algo.evolve(population)
     uda = algo.extract(pyoptgra.optgra)
     log, result = uda.get_log(), uda.last_result
     assert len(log) == result.evaluations["fitness"]
     assert [row[0] for row in log] == list(range(1, len(log) + 1))
-    for record in result.history:
+    # the start's fitness is the population's: the first linearisation comes before any evaluation
+    assert result.history[0].evaluations == 0 and result.history[0].objective == start_objective
+    for record in result.history[1:]:
         # The point was evaluated at or before the record's count (a point returned to, after a
         # step is taken back, is not evaluated again).
         assert log[record.evaluations - 1][0] == record.evaluations
