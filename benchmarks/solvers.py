@@ -66,27 +66,36 @@ def _run_pygmo(uda, case, with_gradient, x0, time_limit, fd=False, status_of=Non
 
 # ------------------------------------------------------------------------------ pyoptgra
 def solve_pyoptgra(case, with_gradient, x0, time_limit):
-    """``optgra.solve``: the returned :class:`pyoptgra.Result` gives the status, the iterations
-    and the engine's own evaluation counts (cross-checked against the counted wrapper's, which stay
-    the reported counts); pyoptgra does its own central differences when there is no gradient."""
+    """``evolve`` of a population holding the evaluated start, as for pygmo's own solvers (their
+    counts start after ``push_back`` too); the run's :class:`pyoptgra.Result` (``last_result``)
+    gives the status, the iterations and the engine's own evaluation counts (cross-checked
+    against the counted wrapper's, which stay the reported counts); pyoptgra does its own central
+    differences when there is no gradient."""
     import pyoptgra
 
-    prob = counting.wrap(case.make_udp(with_gradient), with_gradient)
-    algo = pyoptgra.optgra(max_iterations=case.max_iterations)
+    pop = pygmo.population(counting.wrap(case.make_udp(with_gradient), with_gradient))
+    pop.push_back(x0)
+    uda = pyoptgra.optgra(max_iterations=case.max_iterations)
+    algo = pygmo.algorithm(uda)
     counting.reset(time_limit)
     t0 = time.perf_counter()
     res, status, message = None, "ok", ""
     try:
-        res = algo.solve(prob, x0)
+        algo.evolve(pop)
+        res = algo.extract(pyoptgra.optgra).last_result
     except counting.SolveTimeout:
         status = "timeout"
     except Exception as exc:  # noqa: BLE001 - any solver failure is a benchmark outcome
-        status, message = "error", f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        if "per-solve time limit" in str(exc):  # the timeout, as pygmo passed it on
+            status = "timeout"
+        else:
+            status, message = "error", f"{type(exc).__name__}: {str(exc).strip()[:300]}"
     finally:
         counting.disarm()
     wall = time.perf_counter() - t0
     fevals, gevals = counting.COUNTS["f"], counting.COUNTS["g"]
-    last = res if res is not None else algo.last_result  # after an exception: the best point so far
+    # after an exception: the best point so far
+    last = res if res is not None else algo.extract(pyoptgra.optgra).last_result
     if last is None:
         return _result(status, None, fevals, gevals, wall, message=message)
     reported = (last.evaluations["fitness"], last.evaluations["gradient"])
