@@ -1,5 +1,7 @@
 """Small pygmo problems shared by the tests."""
 
+import time
+
 import numpy as np
 import pygmo
 
@@ -121,3 +123,47 @@ class Batched(Forwarding):
     def batch_fitness(self, dvs):
         nx = len(self.get_bounds()[0])
         return np.concatenate([np.asarray(self.fitness(x), dtype=float) for x in np.reshape(dvs, (-1, nx))])
+
+
+# Hock-Schittkowski 71 in pygmo's formulation (pygmo.hock_schittkowski_71), for problems that
+# wrap it (failures, recordings).
+def hs71_fitness(x):
+    x1, x2, x3, x4 = x
+    return np.array([x1 * x4 * (x1 + x2 + x3) + x3, x1**2 + x2**2 + x3**2 + x4**2 - 40.0, 25.0 - x1 * x2 * x3 * x4])
+
+
+def hs71_gradient(x):
+    x1, x2, x3, x4 = x
+    return np.array([
+        [x4 * (2 * x1 + x2 + x3), x1 * x4, x1 * x4 + 1.0, x1 * (x1 + x2 + x3)],
+        [2 * x1, 2 * x2, 2 * x3, 2 * x4],
+        [-x2 * x3 * x4, -x1 * x3 * x4, -x1 * x2 * x4, -x1 * x2 * x3],
+    ])
+
+
+class Hs71:
+    """Hock-Schittkowski 71 (pygmo's formulation) with an optional failure at fitness call k."""
+
+    def __init__(self, fail_at=0, exception=None, sleep=0.0):
+        self.fail_at, self.exception, self.sleep = fail_at, exception, sleep
+        self.calls = 0
+
+    def fitness(self, x):
+        self.calls += 1
+        if self.sleep:
+            time.sleep(self.sleep)
+        if self.calls == self.fail_at:
+            raise self.exception
+        return hs71_fitness(x)
+
+    def gradient(self, x):
+        return hs71_gradient(x).ravel()
+
+    def get_bounds(self):
+        return ([1.0] * 4, [5.0] * 4)
+
+    def get_nec(self):
+        return 1
+
+    def get_nic(self):
+        return 1

@@ -5,7 +5,7 @@ import pygmo
 import pytest
 
 import pyoptgra
-from problems import BoxLinear, MixedInteger
+from problems import BoxLinear, Hs71, MixedInteger
 
 
 def one_individual(udp, x0):
@@ -345,30 +345,16 @@ def test_difference_steps_default_to_1e_5_variable_scales(settings, steps):
     assert result.evaluations["fitness"] >= 5
 
 
-class CountingHS71:
-    """HS71 (pygmo's hock_schittkowski_71), recording every point its fitness is called at."""
+class CountingHS71(Hs71):
+    """HS71 recording every point its fitness is called at."""
 
     def __init__(self):
+        super().__init__()
         self.seen = []
 
     def fitness(self, x):
         self.seen.append(np.array(x))
-        return [x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2], x @ x - 40.0, 25.0 - np.prod(x)]
-
-    def gradient(self, x):
-        s = x[0] + x[1] + x[2]
-        objective = [x[3] * s + x[0] * x[3], x[0] * x[3], x[0] * x[3] + 1.0, x[0] * s]
-        product = [np.prod(np.delete(x, i)) for i in range(4)]
-        return np.concatenate([objective, 2.0 * x, -np.array(product)])
-
-    def get_bounds(self):
-        return ([1.0] * 4, [5.0] * 4)
-
-    def get_nec(self):
-        return 1
-
-    def get_nic(self):
-        return 1
+        return super().fitness(x)
 
 
 def test_the_start_individual_is_not_evaluated_again():

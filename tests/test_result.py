@@ -9,52 +9,11 @@ import pytest
 
 import pyoptgra
 from pyoptgra import ForcedStop, Status
+from problems import Hs71, hs71_fitness, hs71_gradient
 
 HS71_X = np.array([1.0, 4.74299963, 3.82114998, 1.37940829])
 HS71_F = 17.0140173
 HS71_START = [1.0, 5.0, 5.0, 1.0]
-
-
-def hs71_fitness(x):
-    x1, x2, x3, x4 = x
-    return np.array([x1 * x4 * (x1 + x2 + x3) + x3, x1**2 + x2**2 + x3**2 + x4**2 - 40.0, 25.0 - x1 * x2 * x3 * x4])
-
-
-def hs71_gradient(x):
-    x1, x2, x3, x4 = x
-    return np.array([
-        [x4 * (2 * x1 + x2 + x3), x1 * x4, x1 * x4 + 1.0, x1 * (x1 + x2 + x3)],
-        [2 * x1, 2 * x2, 2 * x3, 2 * x4],
-        [-x2 * x3 * x4, -x1 * x3 * x4, -x1 * x2 * x4, -x1 * x2 * x3],
-    ])
-
-
-class Hs71:
-    """Hock-Schittkowski 71 (pygmo's formulation) with an optional failure at fitness call k."""
-
-    def __init__(self, fail_at=0, exception=None, sleep=0.0):
-        self.fail_at, self.exception, self.sleep = fail_at, exception, sleep
-        self.calls = 0
-
-    def fitness(self, x):
-        self.calls += 1
-        if self.sleep:
-            time.sleep(self.sleep)
-        if self.calls == self.fail_at:
-            raise self.exception
-        return hs71_fitness(x)
-
-    def gradient(self, x):
-        return hs71_gradient(x).ravel()
-
-    def get_bounds(self):
-        return ([1.0] * 4, [5.0] * 4)
-
-    def get_nec(self):
-        return 1
-
-    def get_nic(self):
-        return 1
 
 
 class CustomError(Exception):
