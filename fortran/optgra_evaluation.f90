@@ -343,20 +343,23 @@ contains
    end subroutine remember
 
    !> At the start of an optimisation from raw point x_raw (internal point x): when the caller gave the
-   !> outputs at exactly x_raw (problem%known_point), remember them for the start's raw point, so
-   !> that the start costs no evaluation.  (x_raw / s) * s may differ from x_raw by a rounding
-   !> step; the values are the caller's at x_raw either way.
+   !> outputs at exactly this point (problem%known_point, from ogknow), remember them, so that the
+   !> start costs no evaluation.  The known point is forgotten after this run's start.
    subroutine remember_known_start(p, ev, x_raw, x)
-      type(problem_data), intent(in) :: p
+      type(problem_data), intent(inout) :: p
       type(evaluator), intent(inout) :: ev
       real(dp), intent(in) :: x_raw(:), x(:)
       real(dp) :: point(p%n), raw(p%m + 1)
 
       if (.not. allocated(p%known_point)) return
-      if (.not. all(p%known_point == x_raw)) return
       point = raw_point(p, x)
-      call accept_outputs(p, ev, point, p%known_values, raw)  ! finite: ogknow checked them
-      call remember(ev, point, raw)
+      ! Only where the start is evaluated exactly at the known point ((x_raw / s) * s may be a
+      ! rounding step away), and for the outputs of the current configuration; used once.
+      if (all(p%known_point == x_raw) .and. all(point == x_raw) .and. size(p%known_values) == p%m_user + 1) then
+         call accept_outputs(p, ev, point, p%known_values, raw)  ! finite: ogknow checked them
+         call remember(ev, point, raw)
+      end if
+      deallocate (p%known_point, p%known_values)
    end subroutine remember_known_start
 
    !> The slot of the recent points holding exactly this raw point, else 0.

@@ -141,7 +141,11 @@ contains
                if (dg > 0.0_dp) then
                   do j = 1, m
                      if (.not. reached(j)) cycle
-                     if (abs(null_dot(f, j, merit)) / dg * full_radius < SIGNIFICANT_CHANGE) exit steps
+                     if (abs(null_dot(f, j, merit)) / dg * full_radius < SIGNIFICANT_CHANGE) then
+                        call log_message(st%log, 3, 'step ends at a constraint its gradient does not see')
+                        exit steps
+                     end if
+                     reached(j) = .false.   ! seen by its gradient: an ordinary candidate from here
                   end do
                end if
                g = projected_merit_gradient(st, nu)

@@ -422,3 +422,24 @@ def test_the_engine_checks_a_known_start():
     for values in (np.zeros(2), np.array([np.nan])):
         with pytest.raises(ValueError, match="known_point"):
             _core.optimize(x0, np.array([-1], np.intc), fitness, None, dict(settings, known_point=(x0, values)), {})
+
+
+def test_a_scaled_start_a_rounding_step_away_is_evaluated():
+    """With a scaling factor s, the engine's start (x0 / s) * s can be a rounding step from x0
+    (0.03 / 7 * 7 = 0.030000000000000002): the user is evaluated there, not credited with the
+    population's fitness at x0; with s = 8 the start is exact and is not evaluated."""
+    seen = []
+
+    class Parabola:
+        def fitness(self, x):
+            seen.append(float(x[0]))
+            return [float((x[0] - 0.5) ** 2)]
+
+        def get_bounds(self):
+            return ([-1.0], [1.0])
+
+    for scale, start_evaluated in ((7.0, True), (8.0, False)):
+        population = one_individual(Parabola(), [0.03])
+        seen.clear()
+        pyoptgra.optgra(variable_scaling_factors=[scale]).evolve(population)
+        assert (0.03 / scale * scale in seen) == start_evaluated
