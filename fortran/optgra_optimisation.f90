@@ -134,14 +134,14 @@ contains
                call refine_active_set(st, dg, nu, done)
                if (.not. done) exit steps
                ! A constraint this step reached whose gradient at x_ref does not see the step
-               ! at all (a rate below SIGNIFICANT_CHANGE over the full radius: the candidate
-               ! test of refine_active_set leaves it out) is reached by curvature alone, and
-               ! the step would run on through it: the step ends where it reached it.
+               ! at all (a negligible rate: the candidate test of refine_active_set leaves it
+               ! out) is reached by curvature alone, and the step would run on through it: the
+               ! step ends where it reached it.
                where (f%status(1:m) > 0) reached = .false.
                if (dg > 0.0_dp) then
                   do j = 1, m
                      if (.not. reached(j)) cycle
-                     if (abs(null_dot(f, j, merit)) / dg * full_radius < SIGNIFICANT_CHANGE) then
+                     if (negligible_rate(null_dot(f, j, merit) / dg, full_radius)) then
                         call log_message(st%log, 3, 'step ends at a constraint its gradient does not see')
                         exit steps
                      end if
@@ -450,7 +450,7 @@ contains
             end if
             if (st%factor%status(j) /= STATUS_CANDIDATE) cycle
             gd = directional_derivative(st%problem, st%jacobian, j, d)
-            if (abs(gd) / big_d * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
+            if (negligible_rate(gd / big_d, st%problem%max_distance)) cycle
             if (st%problem%kind(j) == TYPE_EQUALITY .or. gd < 0.0_dp) then
                th = 1.0_dp
                be = 0.0_dp
@@ -814,7 +814,7 @@ contains
                else
                   rate = null_dot(f, j, merit) / dg
                end if
-               if (abs(rate) * st%problem%max_distance < SIGNIFICANT_CHANGE) cycle
+               if (negligible_rate(rate, st%problem%max_distance)) cycle
                effective = rate / f%norm(j)
                if (st%problem%kind(j) == TYPE_EQUALITY) effective = -abs(effective)
                if (effective < best) then
@@ -881,8 +881,16 @@ contains
    !> norm_j that the greedy includes: a significant rate against its boundary.
    pure logical function pushes_against(rate, gradient_norm, max_distance)
       real(dp), intent(in) :: rate, gradient_norm, max_distance
-      pushes_against = .not. (abs(rate) * max_distance < SIGNIFICANT_CHANGE .or. rate / gradient_norm >= 0.0_dp)
+      pushes_against = .not. (negligible_rate(rate, max_distance) .or. rate / gradient_norm >= 0.0_dp)
    end function pushes_against
+
+   !> A rate of change (per unit distance) that changes its output by less than
+   !> SIGNIFICANT_CHANGE tolerances over the full radius: the greedy and the direction's
+   !> safeguard ignore such a candidate.
+   pure logical function negligible_rate(rate, max_distance)
+      real(dp), intent(in) :: rate, max_distance
+      negligible_rate = abs(rate) * max_distance < SIGNIFICANT_CHANGE
+   end function negligible_rate
 
    !> theta and beta of the conjugate direction d = theta g + beta d_minus from the scalar
    !> products of g, g_minus (previous gradient), d_minus (previous direction), y = g - g_minus

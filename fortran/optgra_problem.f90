@@ -40,7 +40,7 @@ module optgra_problem
       real(dp) :: max_distance = 10.0_dp     ! trust radius per iteration (scaled units)
       real(dp) :: probe_distance = 1.0_dp    ! curvature-probe step (scaled units)
       type(blas_kernels) :: blas             ! dgemm and dtrmm (ogblas), else built-in products
-      ! A raw start point whose user outputs are known (ogknwn; the caller evaluated it already):
+      ! A raw start point whose user outputs are known (ogknow; the caller evaluated it already):
       ! a run from exactly this point takes its values from here.  Unallocated: none.
       real(dp), allocatable :: known_point(:)   ! (n)
       real(dp), allocatable :: known_values(:)  ! (m_user+1) in the fitness callback's order

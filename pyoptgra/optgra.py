@@ -336,7 +336,8 @@ class optgra:
 
         ``known_fitness``: the pygmo fitness at x0, when known (an evolve's individual); the engine
         takes it instead of evaluating its start, unless its start reaches the user at another
-        point (a Khan transform's round trip, or ``force_bounds`` clipping x0 into the box)."""
+        point (a Khan transform's round trip or ``force_bounds`` clipping x0 into the box, checked
+        here; variable scaling's rounding, checked by the engine)."""
         khan = self._khan_function(problem)
         log = EvaluationLog(interval=self.verbosity)
         mapping = EngineProblem(
