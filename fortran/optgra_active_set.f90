@@ -42,7 +42,7 @@ module optgra_active_set
 
    public :: factorisation, factor_allocate, factor_reset, factor_include, factor_exclude
    public :: null_norm, null_dot, multipliers, forward_solve, backward_solve, active_combination
-   public :: factor_refresh, factor_include_all, factor_cached
+   public :: factor_refresh, factor_include_all
 
    !> Relative size below which a gradient is taken as dependent on the active ones.
    real(dp), parameter :: DEPENDENCE_TOLERANCE = 1.0e-10_dp
@@ -329,15 +329,6 @@ contains
          if (s /= 0.0_dp) x(row:last) = x(row:last) - s * v
       end associate
    end subroutine apply_op
-
-   !> True when factor_include_all(f, outputs, gradients) on an empty factorisation would restore
-   !> its last result: the same outputs with bitwise the same gradients (linear constraints).
-   pure logical function factor_cached(f, outputs, gradients)
-      type(factorisation), intent(in) :: f
-      integer, intent(in) :: outputs(:)
-      real(dp), intent(in) :: gradients(:, :)
-      factor_cached = cache_matches(f%cache, outputs, gradients)
-   end function factor_cached
 
    !> True for a column that is transformed at once: up to date and not passive or ignored.
    pure logical function eager(f, col)

@@ -1,8 +1,9 @@
 !> Correction phase: restore feasibility with the derivatives of the reference point (chord method).
 !>
-!> At priority level l the linearised violation is
+!> At priority level l, minimum-norm moves first take the violated equalities of priority <= l
+!> towards the zero of their linearisation (equality_moves).  Then the linearised violation is
 !>     phi(x) = - sum_j dir_j c_j <= 0,   dir_j = -1 for c_j < 0, +1 for an equality with c_j > 0,
-!> over the constraints of priority <= l.  The walk follows h = grad phi projected onto the null
+!> over the constraints of priority <= l, and the walk follows h = grad phi projected onto the null
 !> space of the active set, stopping wherever a further constraint reaches its boundary; a
 !> constraint on its boundary that the direction would violate is included in the active set, an
 !> active inequality whose multiplier says the walk would leave it anyway is released.  When the
@@ -38,8 +39,6 @@ module optgra_correction
    integer, parameter :: WALK_FEASIBLE = 1, WALK_HOPELESS = 2, WALK_RADIUS = 3, WALK_FAILED = 4
    !> equality_moves: done, the walk goes on.
    integer, parameter :: WALK_ON = 0
-   !> Violated equalities from which the minimum-norm moves replace the walk's one-per-move path.
-   integer, parameter :: MANY_EQUALITIES = 10
 
 contains
 
@@ -356,17 +355,19 @@ contains
       end do
    end subroutine classify_at_level
 
-   !> Minimum-norm moves onto the linearised equalities of a level, before its walk:
+   !> Minimum-norm (Gauss-Newton) moves onto the linearised equalities of a level, before its walk:
    !>     d = -A^T (A A^T)^{-1} c_A,
    !> A the active gradients (the level's equalities first, in index order, then any inequality
    !> the moves hold), c_A their values.  The first move includes every equality at once, so
-   !> linear equalities reuse the factorisation of the last optimisation step; the walk would
-   !> reach them one per move at O(m n) each.  Used when the equalities are linear (their
-   !> factorisation is cached) or at least MANY_EQUALITIES of them are violated; otherwise the
-   !> walk of SPEC 3.5 restores them, whose path the small nonlinear problems were tuned to.
+   !> linear equalities reuse the factorisation of the last optimisation step.  The walk of
+   !> SPEC 3.5 would reach them one per move at O(m n) each, along the steepest descent of the
+   !> summed violation, which weighs each variable by the size of its derivatives: on HS 74 from
+   !> a random start its moves in the strongly curved variables shrank the radius to 3e-3, and it
+   !> then crept along the weakly weighted ones by 1e-3 per iteration, never reaching feasibility.
    !> A move stops at the first passive constraint it reaches or at the radius; a candidate
-   !> inequality that d would violate is held on its boundary (included) and d recomputed.  On return (outcome WALK_ON) the equalities are
-   !> active and zero in the linear model, and the walk goes on with the inequalities.
+   !> inequality that d would violate is held on its boundary (included) and d recomputed.  On
+   !> return (outcome WALK_ON) the equalities are active and zero in the linear model, and the
+   !> walk goes on with the inequalities.
    subroutine equality_moves(st, kind, priority, level, hits, outcome)
       type(engine_state), intent(inout), target :: st
       integer, intent(in) :: kind(:), priority(:), level
@@ -375,7 +376,7 @@ contains
       real(dp) :: d(st%problem%n), step, dn, rate, best
       logical :: accepted
       integer, allocatable :: equalities(:), own(:)
-      integer :: m, j, hit, pick, move, violated_count
+      integer :: m, j, hit, pick, move
 
       m = st%problem%m
       outcome = WALK_ON
@@ -385,9 +386,7 @@ contains
                                              .and. f%status(j) <= 0, j = 1, m)])
          ! The problem's own equalities first, as the optimisation step includes them.
          own = pack(equalities, st%problem%kind(equalities) == TYPE_EQUALITY)
-         violated_count = count(abs(c(equalities)) > BOUNDARY_BAND)
-         if (violated_count == 0) return
-         if (violated_count < MANY_EQUALITIES .and. .not. factor_cached(f, own, g)) return
+         if (.not. any(abs(c(equalities)) > BOUNDARY_BAND)) return
          call classify_at_level(f, kind, priority, level, c(1:m))
          call factor_include_all(f, own, g)
          do j = 1, size(equalities)

@@ -111,3 +111,29 @@ def test_the_correction_radius_grows_back_where_the_linear_model_holds(caplog):
     assert result.fitness[1] <= 1e-6
     assert result.fitness[0] == pytest.approx(50.5, rel=1e-6)
     assert result.x == pytest.approx([50.25, 0.5], abs=1e-3)
+
+
+HS074_STARTS = [
+    [0.1125949285699509, 0.0, -0.31231042311807033, 0.35789006454112493],
+    [0.0, 0.0, 0.2476123170681911, -0.11050808089508846],
+]
+
+
+@pytest.mark.parametrize("start", HS074_STARTS)
+def test_nonlinear_equalities_far_away_are_reached_by_minimum_norm_moves(start):
+    """HS 74 from the benchmark's seeded starts: its equalities c ~ 1000 sin(x3, x4) + 900 - x1,2
+    are 1e3 times as steep in x3, x4 as in x1, x2, and feasibility lies about 1000 units away
+    along x1, x2.  The steepest descent of the summed violation (the reference's walk) moved
+    mostly in x3, x4, shrank the correction radius to 3e-3 and then crept by 1e-3 per iteration:
+    not feasible after 1000 iterations.  The minimum-norm moves keep the full radius and get
+    there in 120 (the default 90 correction iterations are too few: the radius is a hard
+    limit)."""
+    udp = H.get_problem("hs074")
+    cls = type(udp)
+    problem = pygmo.problem(udp)
+    problem.c_tol = [1e-6] * problem.get_nc()
+    result = pyoptgra.optgra(max_iterations=300, max_correction_iterations=300).solve(problem, start)
+    assert result.status == pyoptgra.Status.OPTIMAL, result.message
+    assert violation(cls, result.fitness) <= 1e-6
+    assert result.fitness[0] == pytest.approx(cls.f_star, rel=1e-6)
+    assert result.evaluations["gradient"] <= 200
