@@ -61,7 +61,7 @@ contains
       real(dp), allocatable :: x_best(:), c_best(:), raw_best(:), step_origin(:)
       real(dp), allocatable :: x_linearised(:), raw_linearised(:), correction_origin(:)
       real(dp) :: origin_merit, origin_violation
-      logical :: judging, correcting
+      logical :: judging, correcting, escaped, stuck
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
       integer :: k, first_feasible, divergence, stagnation, weight, guard, recovery
       real(dp) :: recovery_violation, last_gain, last_ratio
@@ -95,6 +95,7 @@ contains
          last_ratio = 0.0_dp
          judging = .false.
          correcting = .false.
+         escaped = .false.
          origin_merit = 0.0_dp
          origin_violation = 0.0_dp
          step_origin = st%x
@@ -174,7 +175,26 @@ contains
                   st%x = x_best
                   exit
                end if
-               if (mem%moved == 0.0_dp) then
+               ! Before the first feasible point, a correction that cannot move (or only by
+               ! rounding: at the smallest radius, taken back every time) stands where the
+               ! constraints' linearisation is degenerate (HS 61 at x2 = x3 = 0: two parallel
+               ! gradients, and the variables that would separate them have zero derivatives
+               ! there).  Once per run, one optimisation step on the objective, in the null
+               ! space of the equalities it can hold, moves off that point.
+               stuck = mem%moved == 0.0_dp .or. (first_feasible == 0 .and. &
+                       mem%correction_radius <= MIN_RADIUS_FRACTION * p%max_distance)
+               if (stuck .and. first_feasible == 0 .and. .not. escaped) then
+                  escaped = .true.
+                  call optimisation_phase(st, finished)
+                  if (st%evaluator%status /= STATUS_OK) exit
+                  if (any(st%x /= x_linearised)) then
+                     call log_message(st%log, 2, 'correction cannot move: one optimisation step off the point')
+                     mem%previous_status = 0
+                     mem%correction_radius = p%max_distance
+                     cycle
+                  end if
+               end if
+               if (stuck) then
                   result = merge(RESULT_NOT_MATCHED, RESULT_MATCHED, first_feasible == 0)
                   if (first_feasible /= 0) st%x = x_best
                   exit

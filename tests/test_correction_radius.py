@@ -137,3 +137,24 @@ def test_nonlinear_equalities_far_away_are_reached_by_minimum_norm_moves(start):
     assert violation(cls, result.fitness) <= 1e-6
     assert result.fitness[0] == pytest.approx(cls.f_star, rel=1e-6)
     assert result.evaluations["gradient"] <= 200
+
+
+@pytest.mark.parametrize("with_gradient", [True, False], ids=["gradient", "differences"])
+def test_a_correction_that_cannot_move_steps_off_a_degenerate_point(with_gradient, caplog):
+    """HS 61 from x0 = 0: its equalities 3 x1 - 2 x2^2 = 7 and 4 x1 - x3^2 = 11 have parallel
+    gradients wherever x2 = x3 = 0, so after one correction onto the first the second cannot be
+    reached in the linear model (by differences the correction moved by rounding only, and was
+    taken back at the smallest radius until the iterations ran out).  The run used to stop there
+    as NOT_MATCHED; one optimisation step on the objective moves x2, x3 off zero, and the
+    correction then reaches the optimum."""
+    import logging
+
+    udp = H.get_problem("hs061", with_gradient=with_gradient)
+    problem = pygmo.problem(udp)
+    problem.c_tol = [1e-6] * problem.get_nc()
+    with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
+        result = pyoptgra.optgra(log_level=2).solve(problem, [0.0, 0.0, 0.0])
+    assert any(r.getMessage().startswith("correction cannot move") for r in caplog.records)
+    assert result.status == pyoptgra.Status.OPTIMAL, result.message
+    assert violation(type(H.get_problem("hs061")), result.fitness) <= 1e-6
+    assert result.fitness[0] == pytest.approx(H.f_star("hs061"), rel=1e-6)
