@@ -125,9 +125,9 @@ def test_nonlinear_equalities_far_away_are_reached_by_minimum_norm_moves(start):
     are 1e3 times as steep in x3, x4 as in x1, x2, and feasibility lies about 1000 units away
     along x1, x2.  The steepest descent of the summed violation (the reference's walk) moved
     mostly in x3, x4, shrank the correction radius to 3e-3 and then crept by 1e-3 per iteration:
-    not feasible after 1000 iterations.  The minimum-norm moves keep the full radius and get
-    there in 120 (the default 90 correction iterations are too few: the radius is a hard
-    limit)."""
+    not feasible after 1000 iterations.  The minimum-norm moves keep the full radius and are
+    feasible at iteration 121 (the default 90 correction iterations are too few: the radius is a
+    hard limit)."""
     udp = H.get_problem("hs074")
     cls = type(udp)
     problem = pygmo.problem(udp)
