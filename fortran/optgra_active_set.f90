@@ -42,7 +42,7 @@ module optgra_active_set
 
    public :: factorisation, factor_allocate, factor_reset, factor_include, factor_exclude
    public :: null_norm, null_dot, multipliers, forward_solve, backward_solve, active_combination
-   public :: factor_refresh, factor_include_all
+   public :: factor_refresh, factor_include_all, null_projection
 
    !> Relative size below which a gradient is taken as dependent on the active ones.
    real(dp), parameter :: DEPENDENCE_TOLERANCE = 1.0e-10_dp
@@ -975,5 +975,20 @@ contains
          end if
       end do
    end function active_combination
+
+   !> P v = v - sum mu_i g_{a_i}, mu the least-squares coefficients of v on the active
+   !> gradients (L^T mu = (Q v)(1:k)): the component of any vector v in the null space of the
+   !> active set, in physical space (one replay of the record on v).
+   function null_projection(f, gradients, v) result(p)
+      type(factorisation), intent(in) :: f
+      real(dp), intent(in) :: gradients(:, :), v(:)
+      real(dp) :: p(f%n), w(f%n)
+      integer :: op
+      w = v
+      do op = 1, f%ops%count
+         call apply_op(f%ops, op, w)
+      end do
+      p = v - active_combination(f, gradients, backward_solve(f, w(1:f%count)))
+   end function null_projection
 
 end module optgra_active_set

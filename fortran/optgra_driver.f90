@@ -88,6 +88,8 @@ contains
          mem%previous_gradient = 0.0_dp
          mem%previous_status = 0
          mem%step_curvature = 0.0_dp
+         mem%pairs = 0
+         mem%newest_pair = 0
          mem%reference_point = st%x
          mem%radius = p%max_distance
          mem%gain_ratio = 0.0_dp

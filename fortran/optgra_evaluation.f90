@@ -17,6 +17,7 @@ module optgra_evaluation
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
    use, intrinsic :: iso_fortran_env, only: int64
    use optgra_kinds
+   use optgra_vector, only: norm
    use optgra_problem, only: problem_data, total_violation, raw_point, box_room
    use optgra_log
    implicit none
@@ -24,7 +25,7 @@ module optgra_evaluation
 
    public :: evaluator, fitness_callback, gradient_callback, batch_fitness_callback
    public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
-   public :: remember_known_start
+   public :: remember_known_start, recent_near
    public :: set_bound_columns, difference_evaluations
 
    !> evaluate_values answers from memory for the last RECENT_POINTS points it evaluated: a
@@ -90,10 +91,12 @@ module optgra_evaluation
       real(dp), allocatable :: cached_point(:)    ! (n) raw X of the last evaluation
       real(dp), allocatable :: cached_outputs(:)  ! (m+1) raw outputs there
       !> The last RECENT_POINTS points evaluated by evaluate_values (a ring; recent_count of
-      !> them filled, the newest at recent_newest), and their raw outputs.
+      !> them filled, the newest at recent_newest), as raw X and as the engine's internal x, and
+      !> their raw outputs.
       integer :: recent_count = 0
       integer :: recent_newest = 0
       real(dp), allocatable :: recent_points(:, :)  ! (n, RECENT_POINTS)
+      real(dp), allocatable :: recent_x(:, :)       ! (n, RECENT_POINTS)
       real(dp), allocatable :: recent_outputs(:, :) ! (m+1, RECENT_POINTS)
       !> user_jacobian holds the derivatives at derivative_point (raw X), with the parameters'
       !> rows when derivatives_with_parameters; the earlier_* fields the derivatives taken
@@ -120,12 +123,13 @@ contains
       if (allocated(ev%cached_point)) deallocate (ev%cached_point, ev%cached_outputs, &
                                                   ev%user_values, ev%user_jacobian, &
                                                   ev%best_point, ev%best_outputs, &
-                                                  ev%recent_points, ev%recent_outputs, &
+                                                  ev%recent_points, ev%recent_x, ev%recent_outputs, &
                                                   ev%derivative_point, ev%earlier_point, &
                                                   ev%earlier_jacobian)
       allocate (ev%cached_point(p%n), ev%cached_outputs(p%m + 1), ev%user_values(p%m_user + 1), &
                 ev%user_jacobian(p%n, p%m_user + 1), ev%best_point(p%n), ev%best_outputs(p%m + 1), &
-                ev%recent_points(p%n, RECENT_POINTS), ev%recent_outputs(p%m + 1, RECENT_POINTS), &
+                ev%recent_points(p%n, RECENT_POINTS), ev%recent_x(p%n, RECENT_POINTS), &
+                ev%recent_outputs(p%m + 1, RECENT_POINTS), &
                 ev%derivative_point(p%n), ev%earlier_point(p%n), ev%earlier_jacobian(p%n, p%m_user + 1), &
                 stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)
@@ -324,21 +328,22 @@ contains
                c = 0.0_dp
                return
             end if
-            call remember(ev, point, ev%cached_outputs)
+            call remember(ev, point, x, ev%cached_outputs)
          end if
          ev%cached_point = point
       end if
       c = ev%cached_outputs / p%output_scale
    end subroutine evaluate_values
 
-   !> Keep (point, raw outputs) as the newest of the recent points.
-   subroutine remember(ev, point, raw)
+   !> Keep (point, raw outputs) as the newest of the recent points; x is the internal point.
+   subroutine remember(ev, point, x, raw)
       type(evaluator), intent(inout) :: ev
-      real(dp), intent(in) :: point(:), raw(:)
+      real(dp), intent(in) :: point(:), x(:), raw(:)
 
       ev%recent_newest = modulo(ev%recent_newest, RECENT_POINTS) + 1
       ev%recent_count = min(ev%recent_count + 1, RECENT_POINTS)
       ev%recent_points(:, ev%recent_newest) = point
+      ev%recent_x(:, ev%recent_newest) = x
       ev%recent_outputs(:, ev%recent_newest) = raw
    end subroutine remember
 
@@ -357,7 +362,7 @@ contains
       ! rounding step away), and for the outputs of the current configuration; used once.
       if (all(p%known_point == x_raw) .and. all(point == x_raw) .and. size(p%known_values) == p%m_user + 1) then
          call accept_outputs(p, ev, point, p%known_values, raw)  ! finite: ogknow checked them
-         call remember(ev, point, raw)
+         call remember(ev, point, x, raw)
       end if
       deallocate (p%known_point, p%known_values)
    end subroutine remember_known_start
@@ -376,6 +381,24 @@ contains
          end if
       end do
    end function recent_slot
+
+   !> The slot of a recent point y that internal point x is but for rounding, closer to it than
+   !> relative * |y - centre| (centre: where the move to x started), else 0.
+   pure integer function recent_near(ev, x, centre, relative)
+      type(evaluator), intent(in) :: ev
+      real(dp), intent(in) :: x(:), centre(:), relative
+      integer :: slot
+
+      recent_near = 0
+      do slot = 1, ev%recent_count
+         associate (y => ev%recent_x(:, slot))
+            if (norm(x - y) <= relative * norm(y - centre)) then
+               recent_near = slot
+               return
+            end if
+         end associate
+      end do
+   end function recent_near
 
    !> Values c and the working Jacobian at x (the rows of fixed variables zero); with
    !> full_jacobian, also the Jacobian with the parameters' rows (which costs their differences).

@@ -10,6 +10,9 @@ module optgra_state
 
    public :: engine_state, iteration_memory, linearisation, state_allocate, state_start_run
 
+   !> Curvature pairs (s, y) the quasi-Newton direction of method 2 keeps.
+   integer, parameter, public :: CURVATURE_PAIRS = 5
+
    !> Sensitivity modes of a run (ogsopt).
    integer, parameter, public :: MODE_OPTIMISE = 0        ! optimise (the default)
    integer, parameter, public :: MODE_PREPARE = -1        ! linearise at x and find its active set
@@ -31,6 +34,10 @@ module optgra_state
       real(dp) :: step_length = 0.0_dp                ! length of the last optimisation step
       real(dp) :: predicted_gain = 0.0_dp             ! merit gain its model predicted
       real(dp) :: gain_ratio = 0.0_dp                 ! recent ratio of successive step gains
+      ! the last CURVATURE_PAIRS moves s between linearisation points and the changes y of the
+      ! projected gradient of -merit over them (s.y > 0), a ring: newest_pair is the latest
+      real(dp), allocatable :: pair_s(:, :), pair_y(:, :)  ! (n, CURVATURE_PAIRS)
+      integer :: pairs = 0, newest_pair = 0
       real(dp) :: step_curvature = 0.0_dp             ! b of the last step's merit model
                                                       ! dm(t) = a t + b t^2 (0: none yet)
    end type iteration_memory
@@ -85,6 +92,7 @@ contains
                 st%memory%reference_point(n), st%memory%previous_reference(n), &
                 st%memory%reference_values(m + 1), st%memory%previous_direction(n), &
                 st%memory%previous_gradient(n), st%memory%previous_status(m), &
+                st%memory%pair_s(n, CURVATURE_PAIRS), st%memory%pair_y(n, CURVATURE_PAIRS), &
                 st%saved%point(n), st%saved%values(m + 1), &
                 st%saved%status(m), st%saved%shift(m), st%multipliers(m), st%active(m), stat=ierr)
       info = merge(STATUS_OK, STATUS_OUT_OF_MEMORY, ierr == 0)

@@ -126,8 +126,9 @@ class optgra:
         merit_function_threshold: objective change below which the run has converged.
         force_bounds: evaluate the problem only inside its box (points are clipped).
         khan_bounds: bound transform: False, True or "sin", "tanh", "triangleN" (N >= 1).
-        optimization_method: 0 steepest descent, 1 modified spectral CG, 2 spectral CG,
-            3 Fletcher-Reeves CG.
+        optimization_method: 0 steepest descent, 1 modified spectral CG, 2 limited-memory
+            quasi-Newton (L-BFGS from the last five steps, the spectral CG direction until the
+            first), 3 Fletcher-Reeves CG.
         log_level: detail of the engine log sent to the ``logging`` logger "pyoptgra" (0-4).
         timeout_seconds: wall-clock limit of one run, or None.  Checked by the engine before every
             evaluation; when it passes, the run returns its best point with status 5 (TIMEOUT).

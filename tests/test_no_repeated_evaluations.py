@@ -4,7 +4,8 @@ A step that is taken back returns to its origin, a linearisation point whose val
 derivatives are known; a probe repeated from the same linearisation asks for the same points.
 The engine remembers the last eight points it evaluated and the derivatives at its last two
 linearisation points, and judges a move by its values before taking any derivative
-where it ended.  A point that differs from a recent probe point by rounding only is moved onto it.
+where it ended.  A probe or step end that differs from a recently evaluated point by rounding only is moved
+onto it.
 """
 
 import numpy as np
@@ -67,9 +68,11 @@ def test_no_point_is_evaluated_twice_in_a_row(name):
 
 @pytest.mark.parametrize("name", [c.name for c in H.ALL_PROBLEMS])
 def test_no_point_is_evaluated_again_but_for_rounding(name):
-    """A probe that the box cuts to where an earlier probe of the same linearisation was, and a
-    step to the model's maximum after a probe there, differ from that probe point by rounding
-    only: they are moved onto it, and its values are remembered."""
+    """A probe that the box cuts to where an earlier probe of the same linearisation was, a
+    step to the model's maximum after a probe there, and a quasi-Newton probe back to where its
+    secant came from (HS 23: the previous linearisation point; HS 112: a probe made from it)
+    differ from that point by rounding only: they are moved onto it, and its values are
+    remembered."""
     calls, _ = record(name)
     fitness = [np.frombuffer(x) for kind, x in calls if kind == "f"]
     # the repeats were ~1e-14 apart; a genuine small move (hs012's final polish) is ~3e-11
