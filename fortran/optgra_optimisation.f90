@@ -9,7 +9,7 @@
 !> the null space.  The reference's method 2 (spectral CG) scales g by the Barzilai-Borwein factor
 !> s.s / s.y of the last pair alone and adds a multiple of d_prev; the pairs of several moves
 !> follow curved valleys much better (Wood's function: 143 gradients by spectral CG, 109 by five
-!> pairs).  Since g = P g and H is positive definite, g.d = (P g).H (P g) > 0: d ascends.  The
+!> pairs, 81 by ten).  Since g = P g and H is positive definite, g.d = (P g).H (P g) > 0: d ascends.  The
 !> first probe lies at the quasi-Newton step |d|.  Before its first pair, and on the bound walk,
 !> method 2 takes the spectral CG direction.
 !> One value-only probe at x_ref + sigma d gives the second directional derivatives q_j along d.

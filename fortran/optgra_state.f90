@@ -11,7 +11,7 @@ module optgra_state
    public :: engine_state, iteration_memory, linearisation, state_allocate, state_start_run
 
    !> Curvature pairs (s, y) the quasi-Newton direction of method 2 keeps.
-   integer, parameter, public :: CURVATURE_PAIRS = 5
+   integer, parameter, public :: CURVATURE_PAIRS = 10
 
    !> Sensitivity modes of a run (ogsopt).
    integer, parameter, public :: MODE_OPTIMISE = 0        ! optimise (the default)

@@ -127,7 +127,7 @@ class optgra:
         force_bounds: evaluate the problem only inside its box (points are clipped).
         khan_bounds: bound transform: False, True or "sin", "tanh", "triangleN" (N >= 1).
         optimization_method: 0 steepest descent, 1 modified spectral CG, 2 limited-memory
-            quasi-Newton (L-BFGS from the last five steps, the spectral CG direction until the
+            quasi-Newton (L-BFGS from the last ten steps, the spectral CG direction until the
             first), 3 Fletcher-Reeves CG.
         log_level: detail of the engine log sent to the ``logging`` logger "pyoptgra" (0-4).
         timeout_seconds: wall-clock limit of one run, or None.  Checked by the engine before every
