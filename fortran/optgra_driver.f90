@@ -192,6 +192,7 @@ contains
                   if (any(st%x /= x_linearised)) then
                      call log_message(st%log, 2, 'correction cannot move: one optimisation step off the point')
                      mem%previous_status = 0
+                     mem%previous_direction = 0.0_dp
                      mem%correction_radius = p%max_distance
                      cycle
                   end if
@@ -201,7 +202,10 @@ contains
                   if (first_feasible /= 0) st%x = x_best
                   exit
                end if
+               ! The next optimisation step starts afresh: the move to its linearisation point
+               ! will not be the last step alone (no conjugacy, no curvature pair across it).
                mem%previous_status = 0
+               mem%previous_direction = 0.0_dp
                if (first_feasible /= 0) then
                   recovery = recovery + 1
                   if (recovery > 1 .and. (violation > RECOVERY_RATE * recovery_violation &

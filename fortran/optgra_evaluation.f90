@@ -383,7 +383,7 @@ contains
    end function recent_slot
 
    !> The slot of a recent point y that internal point x is but for rounding, closer to it than
-   !> relative * |y - centre| (centre: where the move to x started), else 0.
+   !> relative * |y - centre| (centre: the linearisation point the move is made from), else 0.
    pure integer function recent_near(ev, x, centre, relative)
       type(evaluator), intent(in) :: ev
       real(dp), intent(in) :: x(:), centre(:), relative

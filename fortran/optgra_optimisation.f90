@@ -10,7 +10,7 @@
 !> s.s / s.y of the last pair alone and adds a multiple of d_prev; the pairs of several moves
 !> follow curved valleys much better (Wood's function: 143 gradients by spectral CG, 109 by five
 !> pairs, 81 by ten).  Since g = P g and H is positive definite, g.d = (P g).H (P g) > 0: d ascends.  The
-!> first probe lies at the quasi-Newton step |d|.  Before its first pair, and on the bound walk,
+!> first probe lies at the quasi-Newton step |d| (within the probe distance).  Before its first pair, and on the bound walk,
 !> method 2 takes the spectral CG direction.
 !> One value-only probe at x_ref + sigma d gives the second directional derivatives q_j along d.
 !> The path
@@ -415,7 +415,7 @@ contains
       subroutine choose_direction(th, be, formed)
          real(dp), intent(out) :: th, be
          logical, intent(out) :: formed
-         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gd
+         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gd, hg(st%problem%n)
          real(dp) :: g_norm, d_minus_norm
          integer :: k
 
@@ -444,11 +444,14 @@ contains
                   end if
                end if
                if (st%memory%pairs > 0) then
-                  d = null_projection(st%factor, st%jacobian, inverse_hessian_times(st%memory, g))
+                  hg = inverse_hessian_times(st%memory, g)
+                  d = null_projection(st%factor, st%jacobian, hg)
                   big_d = norm(d)
                   g_dot_d = dot(g, d)
-                  ! (rounding only can make it fail to ascend: then steepest ascent)
-                  if (big_d == 0.0_dp .or. g_dot_d <= 0.0_dp) return
+                  ! Pairs from before an active-set change can make H g leave the null space
+                  ! almost entirely: P H g is then the remainder of a cancellation.  Rounding
+                  ! only can make it fail to ascend.  Either way: steepest ascent.
+                  if (big_d <= CANCELLATION * norm(hg) .or. g_dot_d <= 0.0_dp) return
                   th = 0.0_dp
                   formed = .true.
                   quasi_newton = .true.

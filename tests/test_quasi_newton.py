@@ -59,10 +59,11 @@ class RosenbrockOnAPlane:
         return 1
 
 
-def test_the_quasi_newton_direction_stays_in_the_null_space_of_the_active_set():
-    """The quasi-Newton direction keeps the active linear equality: every probe and step from
-    a point on the plane stays on it, so no point the run evaluates leaves the plane by more
-    than rounding (with the conjugate directions as before)."""
+def test_a_quasi_newton_run_on_a_plane_stays_on_it():
+    """With one linear equality always active, the curvature pairs are built from moves on the
+    plane and from projected gradients, so H g lies on the plane as well: no point the run
+    evaluates leaves it by more than rounding.  (Pairs taken across a change of the active set
+    are what the projection P H g is for; the probe and honesty tests notice its absence.)"""
     udp = RosenbrockOnAPlane()
     problem = pygmo.problem(udp)
     problem.c_tol = [1e-9]
