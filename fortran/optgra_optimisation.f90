@@ -264,9 +264,14 @@ contains
             end if
             u = t / big_d
             if (log_enabled(st%log, 3)) then
-               write (line, '(a,i0,a,i0,a,es11.3,a,es11.3,a,es11.3,a,es11.3,a,2es11.3)') &
+               write (line, '(a,i0,a,i0,a,es11.3,a,es11.3,a,es11.3,a,es11.3)') &
                   'step outcome ', outcome, ' active ', f%count, ' |g| ', dg, ' slope ', a, &
-                  ' curvature ', b, ' length ', t, ' theta beta ', theta, beta
+                  ' curvature ', b, ' length ', t
+               if (quasi_newton) then
+                  write (line(len_trim(line) + 1:), '(a,i0,a)') ' quasi-Newton (', st%memory%pairs, ' pairs)'
+               else
+                  write (line(len_trim(line) + 1:), '(a,2es11.3)') ' theta beta ', theta, beta
+               end if
                call log_message(st%log, 3, line)
             end if
             st%memory%moved = st%memory%moved + t

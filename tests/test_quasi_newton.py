@@ -2,6 +2,8 @@
 L-BFGS inverse Hessian of the last moves between linearisation points, applied to the projected
 merit gradient and projected again onto the null space of the active set."""
 
+import logging
+
 import numpy as np
 import pygmo
 import pytest
@@ -72,3 +74,21 @@ def test_a_quasi_newton_run_on_a_plane_stays_on_it():
     recorded = problem.extract(RosenbrockOnAPlane).points
     assert len(recorded) == result.evaluations["fitness"] > 10
     assert max(abs(np.sum(x) - udp.n) for x in recorded) <= 1e-12
+
+
+@pytest.mark.parametrize("method", [1, 2])
+def test_the_step_log_names_the_direction(method, caplog):
+    """At log level 3 each step says which direction it took: quasi-Newton with the number of
+    curvature pairs behind it (method 2, from its second step), else the conjugate-gradient
+    coefficients."""
+    problem = pygmo.problem(H.get_problem("hs001"))
+    with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
+        pyoptgra.optgra(optimization_method=method, log_level=3).solve(problem, [-2.0, 1.0])
+    steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step outcome")]
+    assert len(steps) > 5
+    quasi_newton = [m for m in steps if "quasi-Newton (" in m]
+    if method == 2:
+        assert len(quasi_newton) >= len(steps) // 2
+        assert all(int(m.split("(")[1].split()[0]) >= 1 for m in quasi_newton)
+    else:
+        assert not quasi_newton and all("theta beta" in m for m in steps)
