@@ -8,7 +8,7 @@
 !> never became feasible within the correction budget returns its last point (RESULT_NOT_MATCHED).
 module optgra_driver
    use optgra_kinds
-   use optgra_state, only: engine_state, state_start_run
+   use optgra_state, only: engine_state, state_start_run, forget_last_step
    use optgra_problem, only: start_point, raw_point, violated, total_violation, directional_derivatives
    use optgra_vector, only: norm
    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
@@ -84,9 +84,8 @@ contains
 
          call start_point(p, x_raw, st%x)
          call remember_known_start(p, st%evaluator, x_raw, st%x)
-         mem%previous_direction = 0.0_dp
+         call forget_last_step(mem)
          mem%previous_gradient = 0.0_dp
-         mem%previous_status = 0
          mem%step_curvature = 0.0_dp
          mem%pairs = 0
          mem%newest_pair = 0
@@ -139,8 +138,7 @@ contains
                if (.not. step_accepted()) then
                   ! Go back to where the step started, with a smaller radius.
                   st%x = step_origin
-                  mem%previous_status = 0
-                  mem%previous_direction = 0.0_dp
+                  call forget_last_step(mem)
                end if
             else if (correcting) then
                correcting = .false.
@@ -191,8 +189,7 @@ contains
                   if (st%evaluator%status /= STATUS_OK) exit
                   if (any(st%x /= x_linearised)) then
                      call log_message(st%log, 2, 'correction cannot move: one optimisation step off the point')
-                     mem%previous_status = 0
-                     mem%previous_direction = 0.0_dp
+                     call forget_last_step(mem)
                      mem%correction_radius = p%max_distance
                      cycle
                   end if
@@ -202,10 +199,7 @@ contains
                   if (first_feasible /= 0) st%x = x_best
                   exit
                end if
-               ! The next optimisation step starts afresh: the move to its linearisation point
-               ! will not be the last step alone (no conjugacy, no curvature pair across it).
-               mem%previous_status = 0
-               mem%previous_direction = 0.0_dp
+               call forget_last_step(mem)
                if (first_feasible /= 0) then
                   recovery = recovery + 1
                   if (recovery > 1 .and. (violation > RECOVERY_RATE * recovery_violation &
@@ -333,8 +327,7 @@ contains
          associate (mem => st%memory, p => st%problem)
             st%x = step_origin
             mem%radius = max(0.25_dp * mem%step_length, MIN_RADIUS_FRACTION * p%max_distance)
-            mem%previous_status = 0
-            mem%previous_direction = 0.0_dp
+            call forget_last_step(mem)
             recovery = 0
             divergence = 0
             mean_distance = 0.0_dp

@@ -9,9 +9,9 @@
 !> the null space.  The reference's method 2 (spectral CG) scales g by the Barzilai-Borwein factor
 !> s.s / s.y of the last pair alone and adds a multiple of d_prev; the pairs of several moves
 !> follow curved valleys much better (Wood's function: 143 gradients by spectral CG, 109 by five
-!> pairs, 81 by ten).  Since g = P g and H is positive definite, g.d = (P g).H (P g) > 0: d ascends.  The
-!> first probe lies at the quasi-Newton step |d| (within the probe distance).  Before its first pair, and on the bound walk,
-!> method 2 takes the spectral CG direction.
+!> pairs, 81 by ten).  Since g = P g and H is positive definite, g.d = (P g).H (P g) > 0: d
+!> ascends.  The first probe lies at the quasi-Newton step |d| (within the probe distance).
+!> Before its first pair, and on the bound walk, method 2 takes the spectral CG direction.
 !> One value-only probe at x_ref + sigma d gives the second directional derivatives q_j along d.
 !> The path
 !>     x(s) = x + s d - s^2/2 A^+ q_A
@@ -420,7 +420,7 @@ contains
       subroutine choose_direction(th, be, formed)
          real(dp), intent(out) :: th, be
          logical, intent(out) :: formed
-         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gd, hg(st%problem%n)
+         real(dp) :: g_minus(st%problem%n), y(st%problem%n), s(st%problem%n), gd
          real(dp) :: g_norm, d_minus_norm
          integer :: k
 
@@ -439,28 +439,15 @@ contains
             y = g - g_minus
             s = st%memory%reference_point - st%memory%previous_reference
             if (st%problem%method == 2) then
-               ! The pair of the move to this linearisation, once per step; none after a step
-               ! taken back (or before the first), where s and y say nothing of the curvature.
-               if (pass == 1) then
-                  if (all(st%memory%previous_direction == 0.0_dp)) then
-                     st%memory%pairs = 0
-                  else
-                     call remember_pair(st%memory, s, -y)
-                  end if
-               end if
-               if (st%memory%pairs > 0) then
-                  hg = inverse_hessian_times(st%memory, g)
-                  d = null_projection(st%factor, st%jacobian, hg)
-                  big_d = norm(d)
-                  g_dot_d = dot(g, d)
-                  ! Pairs from before an active-set change can make H g leave the null space
-                  ! almost entirely: P H g is then the remainder of a cancellation.  Rounding
-                  ! only can make it fail to ascend.  Either way: steepest ascent.
-                  if (big_d <= CANCELLATION * norm(hg) .or. g_dot_d <= 0.0_dp) return
+               call quasi_newton_direction(s, y)
+               ! d is formed, and not theta g + beta d_minus (theta = 0 marks a direction
+               ! other than steepest ascent); one from the pairs that was rejected leaves
+               ! steepest ascent
+               if (quasi_newton) then
                   th = 0.0_dp
                   formed = .true.
-                  quasi_newton = .true.
                end if
+               if (st%memory%pairs > 0 .and. .not. quasi_newton) return
             end if
             if (.not. quasi_newton) &
                call conjugate_coefficients(st%problem%method, dot(g, g), dot(g_minus, g_minus), &
@@ -504,6 +491,33 @@ contains
             end if
          end do
       end subroutine choose_direction
+
+      !> Method 2: d = P H g from the curvature pairs, with the pair of the move to this
+      !> linearisation (s, y = the change of g over it) added at the step's first pass; none
+      !> after a step taken back or afresh (or before the first), where s and y say nothing of
+      !> the curvature.  Sets quasi_newton when d is taken; without pairs d is left to the CG
+      !> formulas.
+      subroutine quasi_newton_direction(s, y)
+         real(dp), intent(in) :: s(:), y(:)
+         real(dp) :: hg(st%problem%n)
+         if (pass == 1) then
+            if (all(st%memory%previous_direction == 0.0_dp)) then
+               st%memory%pairs = 0
+            else
+               call remember_pair(st%memory, s, -y)
+            end if
+         end if
+         if (st%memory%pairs == 0) return
+         hg = inverse_hessian_times(st%memory, g)
+         d = null_projection(st%factor, st%jacobian, hg)
+         big_d = norm(d)
+         g_dot_d = dot(g, d)
+         ! Pairs from before an active-set change can make H g leave the null space almost
+         ! entirely: P H g is then the remainder of a cancellation.  Rounding only can make it
+         ! fail to ascend.  Either way: steepest ascent.
+         if (big_d <= CANCELLATION * norm(hg) .or. g_dot_d <= 0.0_dp) return
+         quasi_newton = .true.
+      end subroutine quasi_newton_direction
 
       ! ---- The bound walk (see the type bound_walk) ----
 

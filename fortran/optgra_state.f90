@@ -9,6 +9,7 @@ module optgra_state
    private
 
    public :: engine_state, iteration_memory, linearisation, state_allocate, state_start_run
+   public :: forget_last_step
 
    !> Curvature pairs (s, y) the quasi-Newton direction of method 2 keeps.
    integer, parameter, public :: CURVATURE_PAIRS = 10
@@ -139,5 +140,14 @@ contains
       call factor_allocate(st%factor, st%problem%n, st%problem%m, st%problem%bound_variable, &
                            st%problem%bound_slope, st%problem%blas, info)
    end subroutine state_start_run
+
+   !> The next optimisation step starts afresh: no active set, conjugate direction or curvature
+   !> pair is carried over from the last one (the move to its linearisation point will not be
+   !> that step alone; the pairs are cleared at its first pass).
+   pure subroutine forget_last_step(mem)
+      type(iteration_memory), intent(inout) :: mem
+      mem%previous_status = 0
+      mem%previous_direction = 0.0_dp
+   end subroutine forget_last_step
 
 end module optgra_state
