@@ -223,10 +223,6 @@ contains
       real(dp), intent(in) :: aux1(:), aux2(:)
       integer :: j, row
 
-      f%r(:, 1:f%first_bound - 1) = gradients(:, 1:f%first_bound - 1)
-      f%r(:, f%m + 1) = gradients(:, f%m + 1)
-      f%r(:, f%m + 2) = aux1
-      f%r(:, f%m + 3) = aux2
       do j = 1, f%m + 3
          if (j >= f%first_bound .and. j <= f%m) then
             row = f%bound_row(j - f%first_bound + 1)
@@ -235,6 +231,14 @@ contains
             f%norm(j) = abs(f%single_value(j))
             f%stored(j) = .false.
          else
+            ! column by column, so that its norm and non-zeros are read while it is in cache
+            if (j <= f%m + 1) then
+               f%r(:, j) = gradients(:, j)
+            else if (j == f%m + 2) then
+               f%r(:, j) = aux1
+            else
+               f%r(:, j) = aux2
+            end if
             f%norm(j) = norm(f%r(:, j))
             f%single_row(j) = 0
             if (count(f%r(:, j) /= 0.0_dp) == 1) then

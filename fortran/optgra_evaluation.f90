@@ -414,7 +414,7 @@ contains
       real(dp), intent(inout), optional :: full_jacobian(:, :)
       real(dp), allocatable :: check_jacobian(:, :)
       real(dp) :: point(p%n), column(p%n)
-      logical :: with_parameters
+      logical :: with_parameters, any_fixed
       integer :: j, k
 
       with_parameters = present(full_jacobian)
@@ -444,15 +444,19 @@ contains
          ev%derivatives_with_parameters = with_parameters
          ev%derivative_point = point
       end if
+      any_fixed = any(p%fixed)
       do k = 1, p%m_user + 1
          j = engine_index(p, k)
          if (p%kind(j) == TYPE_IGNORED .and. j <= p%m) then
-            column = 0.0_dp
-         else
+            jacobian(:, j) = 0.0_dp
+            if (with_parameters) full_jacobian(:, j) = 0.0_dp
+         else if (with_parameters .or. any_fixed) then
             column = ev%user_jacobian(:, k) * p%variable_scale / p%output_scale(j)
+            jacobian(:, j) = merge(0.0_dp, column, p%fixed)
+            if (with_parameters) full_jacobian(:, j) = column
+         else   ! the common case, in one pass
+            jacobian(:, j) = ev%user_jacobian(:, k) * p%variable_scale / p%output_scale(j)
          end if
-         jacobian(:, j) = merge(0.0_dp, column, p%fixed)
-         if (with_parameters) full_jacobian(:, j) = column
       end do
 
    contains

@@ -432,12 +432,14 @@ contains
             call conjugate_coefficients(st%problem%method, walk%gg, walk%gm_gm, walk%ss, walk%s_y, walk%dm_y, &
                                         walk%y_g, walk%s_g, th, be)
          else
-            associate (f => st%factor)
-               g_minus = st%memory%previous_gradient - active_combination(f, st%jacobian, multipliers(f, m + 3))
-               d_minus = st%memory%previous_direction - active_combination(f, st%jacobian, multipliers(f, m + 2))
-            end associate
-            y = g - g_minus
+            ! The previous gradient and direction projected onto the null space, each an
+            ! O(m n) replay and combination: only where they are used (a quasi-Newton step
+            ! needs g_minus for its new pair at the first pass, and d_minus never).
             s = st%memory%reference_point - st%memory%previous_reference
+            if (st%problem%method /= 2 .or. pass == 1 .or. st%memory%pairs == 0) then
+               g_minus = projected(m + 3, st%memory%previous_gradient)
+               y = g - g_minus
+            end if
             if (st%problem%method == 2) then
                call quasi_newton_direction(s, y)
                ! d is formed, and not theta g + beta d_minus (theta = 0 marks a direction
@@ -449,10 +451,12 @@ contains
                end if
                if (st%memory%pairs > 0 .and. .not. quasi_newton) return
             end if
-            if (.not. quasi_newton) &
+            if (.not. quasi_newton) then
+               d_minus = projected(m + 2, st%memory%previous_direction)
                call conjugate_coefficients(st%problem%method, dot(g, g), dot(g_minus, g_minus), &
                                            dot(s, s), dot(s, y), dot(d_minus, y), &
                                            dot(y, g), dot(s, g), th, be)
+            end if
          end if
          if (.not. quasi_newton) then
             if (th == 1.0_dp .and. be == 0.0_dp) return
@@ -491,6 +495,14 @@ contains
             end if
          end do
       end subroutine choose_direction
+
+      !> P v for v held in the factorisation's auxiliary column j (m + 2 or m + 3).
+      function projected(j, v) result(pv)
+         integer, intent(in) :: j
+         real(dp), intent(in) :: v(:)
+         real(dp) :: pv(size(v))
+         pv = v - active_combination(st%factor, st%jacobian, multipliers(st%factor, j))
+      end function projected
 
       !> Method 2: d = P H g from the curvature pairs, with the pair of the move to this
       !> linearisation (s, y = the change of g over it) added at the step's first pass; none
