@@ -574,7 +574,9 @@ contains
       fresh = f%count == 0 .and. f%ops%count == 0
       if (fresh .and. cache_matches(f%cache, outputs, gradients)) then
          associate (cache => f%cache)
-            f%r(:, outputs) = cache%reduced
+            do i = 1, size(outputs)   ! column by column: a vector subscript copies by elements
+               f%r(:, outputs(i)) = cache%reduced(:, i)
+            end do
             f%status(outputs) = cache%status
             f%count = cache%count
             f%list(1:f%count) = cache%list
@@ -733,7 +735,7 @@ contains
    subroutine include_panel(f, outputs, panel_first, panel_last, work, eager_work)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: outputs(:), panel_first, panel_last
-      real(dp), intent(inout), contiguous :: work(:, :), eager_work(:, :)
+      real(dp), intent(inout) :: work(:, :), eager_work(:, :)
       real(dp), allocatable :: reflectors(:, :)   ! V: v_c in rows k_c+1..last_c, then swapped
       real(dp) :: t_factor(panel_last - panel_first + 1, panel_last - panel_first + 1)
       real(dp), allocatable :: v(:), s(:)

@@ -17,7 +17,7 @@ module optgra_evaluation
    use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
    use, intrinsic :: iso_fortran_env, only: int64
    use optgra_kinds
-   use optgra_vector, only: norm
+   use optgra_vector, only: norm, all_finite
    use optgra_problem, only: problem_data, total_violation, raw_point, box_room
    use optgra_log
    implicit none
@@ -526,7 +526,7 @@ contains
          return
       end if
       do k = 1, p%m_user + 1
-         if (.not. all(ieee_is_finite(ev%user_jacobian(:, k)))) then
+         if (.not. all_finite(ev%user_jacobian(:, k))) then
             ev%status = STATUS_NONFINITE_OUTPUT
             ev%nonfinite_output = engine_index(p, k)
             return

@@ -8,13 +8,15 @@
 !> every vector width, as long as multiply-adds are not fused (the native build sets
 !> -ffp-contract=off; portable x86-64 code has no fused instructions).  norm takes sqrt(x.x)
 !> and falls back to the scaled norm2 only when x.x has overflowed or may have lost its small
-!> terms to underflow.
+!> terms to underflow.  all_finite sums x_i * 0 the same way: 0 for finite x_i, NaN for an
+!> infinite or NaN one (all(ieee_is_finite(x)) exits at the first failure, and is therefore
+!> not vectorised: 3 times slower on a 400 x 800 Jacobian).
 module optgra_vector
    use optgra_kinds, only: dp
    implicit none
    private
 
-   public :: dot, norm
+   public :: dot, norm, all_finite
 
    integer, parameter :: LANES = 8
    !> sqrt(x.x) is exact to rounding while SMALL <= x.x <= huge: no square has overflowed, and the
@@ -54,5 +56,23 @@ contains
          norm = norm2(x)
       end if
    end function norm
+
+   !> Every x_i finite (neither infinite nor NaN).
+   pure logical function all_finite(x)
+      real(dp), intent(in) :: x(:)
+      real(dp) :: s(LANES), total
+      integer :: i, full
+
+      full = size(x) - mod(size(x), LANES)
+      s = 0.0_dp
+      do i = 1, full, LANES
+         s = s + x(i:i + LANES - 1) * 0.0_dp
+      end do
+      total = sum(s)
+      do i = full + 1, size(x)
+         total = total + x(i) * 0.0_dp
+      end do
+      all_finite = total == 0.0_dp
+   end function all_finite
 
 end module optgra_vector

@@ -490,14 +490,18 @@ def test_core_non_finite_output_never_hangs(value, output):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("value", [np.nan, np.inf], ids=["nan", "inf"])
-def test_core_non_finite_gradient_never_hangs(value):
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("n, at", [(2, 0), (19, 0), (19, 11), (19, 18)])
+def test_core_non_finite_gradient_never_hangs(value, n, at):
+    """The engine's own check, wherever the entry is: in its blocks of eight or in the tail."""
     def gradient(x):
-        return np.array([[value, 1.0]])
+        row = np.ones((1, n))
+        row[0, at] = value
+        return row
 
     with pytest.raises(ValueError, match="not finite"):
-        _core.optimize(np.zeros(2), np.array([-1], np.intc), lambda x: np.array([x @ x]), gradient,
-                       core_kwargs(n=2, derivative_mode=1), {})
+        _core.optimize(np.zeros(n), np.array([-1], np.intc), lambda x: np.array([x @ x]), gradient,
+                       core_kwargs(n=n, derivative_mode=1), {})
 
 
 @pytest.mark.timeout(60)
