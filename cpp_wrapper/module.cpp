@@ -245,6 +245,7 @@ class Configured {
 
 struct Run {
   int result = 0, iterations = 0, fitness_calls = 0, gradient_calls = 0, nonfinite = 0, status = 0;
+  int reason = OG_STOP_NONE;
 };
 
 // ogexec with the GIL released, then the counters.
@@ -257,6 +258,7 @@ Run execute(const Configured& c, double* x, double* y, Callbacks& cb) {
                         cb.gradient.is_none() ? nullptr : &gradient_trampoline, &cb);
   }
   ogstat(c.get(), &run.fitness_calls, &run.gradient_calls, &run.nonfinite);
+  ogwhy(c.get(), &run.reason);
   return run;
 }
 
@@ -317,6 +319,7 @@ py::dict optimize(DoubleArray x0, IntArray output_types, py::object fitness, py:
   report["x"] = x;
   report["y"] = y;
   report["result"] = run.result;
+  report["reason"] = run.reason;
   report["iterations"] = run.iterations;
   report["fitness_calls"] = run.fitness_calls;
   report["gradient_calls"] = run.gradient_calls;
@@ -411,7 +414,7 @@ the constraint rows m_user + 1 .. m, formed by the engine.)doc";
   m.def("optimize", &optimize, py::arg("x0"), py::arg("output_types"), py::arg("fitness"),
         py::arg("gradient"), py::arg("settings"), py::arg("report"),
         "Optimise from x0 and fill the dict report (also returned): x, y (the m + 1 raw outputs at "
-        "x), result, iterations, fitness_calls, gradient_calls, active (m, 0/1) and multipliers (m) "
+        "x), result, reason (why the run ended: OG_STOP_* of optgra.h), iterations, fitness_calls, gradient_calls, active (m, 0/1) and multipliers (m) "
         "after an optimal run (else None), best_x and best_y (the best point evaluated, else None).  "
         "The report is filled even when a callback's exception is then raised.  settings may add "
         "history, a callable(iteration, x, y) called at every linearisation.");

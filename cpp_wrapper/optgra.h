@@ -16,6 +16,20 @@ enum {
   OG_STATUS_NOT_READY = 5
 };
 
+// Why the last optimisation ended (ogwhy): a finer reading of its result code.
+enum {
+  OG_STOP_NONE = 0,         // no run, or stopped by a callback or invalid data
+  OG_STOP_CONVERGED = 1,    // no step gains more than a tolerance (result 1)
+  OG_STOP_ITERATIONS = 2,   // max_iterations (or the optimisation budget) ran out
+  OG_STOP_CORRECTIONS = 3,  // max_correction_iterations ran out before the constraints were matched
+  OG_STOP_EVALUATIONS = 4,  // the fitness-call budget ran out
+  OG_STOP_DEADLINE = 5,     // the wall-clock deadline passed (result 5)
+  OG_STOP_STAGNATION = 6,   // the best merit stopped improving
+  OG_STOP_WALL = 7,         // no gain of a tolerance left short of a constraint the steps hit
+  OG_STOP_STUCK = 8,        // a correction that cannot move
+  OG_STOP_DIVERGING = 9     // the distance to feasibility kept growing (result 4)
+};
+
 // Raw outputs at x, in engine order (constraints delivered by the user, then the merit).
 typedef int (*og_fitness_fn)(void* context, int n, const double* x, int n_out, double* values);
 // Gradients at x as a row-major (n_out, n) array.
@@ -66,6 +80,7 @@ int ogbfit(void* state, og_batch_fitness_fn callback);
 int ogblas(void* state, og_gemm_fn gemm, og_trmm_fn trmm);
 int ogknow(void* state, const double* x, int n_values, const double* values);
 int ogstat(void* state, int* fitness_calls, int* gradient_calls, int* nonfinite_output);
+int ogwhy(void* state, int* reason);
 
 #ifdef __cplusplus
 }

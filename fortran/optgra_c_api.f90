@@ -510,4 +510,16 @@ contains
       ogstat = STATUS_OK
    end function ogstat
 
+   !> Why the last optimisation ended: one of the STOP_* codes of optgra_kinds (OG_STOP_* in
+   !> optgra.h), a finer reading of its result code.
+   integer(c_int) function ogwhy(handle, reason) bind(c, name='ogwhy')
+      type(c_ptr), value :: handle
+      integer(c_int), intent(out) :: reason
+      type(engine_state), pointer :: st
+
+      call c_f_pointer(handle, st)
+      reason = st%stop_reason
+      ogwhy = STATUS_OK
+   end function ogwhy
+
 end module optgra_c_api

@@ -72,6 +72,7 @@ contains
       result = RESULT_NOT_MATCHED
       iterations = 0
       y_raw = 0.0_dp
+      st%stop_reason = STOP_NONE
       call state_start_run(st, .false., info)
       if (info /= STATUS_OK) return
 
@@ -118,10 +119,12 @@ contains
          do guard = 1, max_iterations + 1
             if (k >= max_correction .and. first_feasible == 0) then
                result = RESULT_NOT_MATCHED
+               st%stop_reason = merge(STOP_CORRECTIONS, STOP_ITERATIONS, p%max_correction_iterations <= max_iterations)
                exit
             end if
             if (k >= max_iterations .or. (first_feasible /= 0 .and. k - first_feasible >= max_optimisation - 1)) then
                result = RESULT_MATCHED
+               st%stop_reason = STOP_ITERATIONS
                st%x = x_best
                exit
             end if
@@ -172,6 +175,7 @@ contains
                   if (mem%predicted_gain * mem%radius > mem%step_length) cycle
                   call log_message(st%log, 2, 'no gain of one tolerance left short of the wall: stop')
                   result = RESULT_MATCHED
+                  st%stop_reason = STOP_WALL
                   st%x = x_best
                   exit
                end if
@@ -196,6 +200,7 @@ contains
                end if
                if (stuck) then
                   result = merge(RESULT_NOT_MATCHED, RESULT_MATCHED, first_feasible == 0)
+                  st%stop_reason = STOP_STUCK
                   if (first_feasible /= 0) st%x = x_best
                   exit
                end if
@@ -219,6 +224,7 @@ contains
                mean_distance = (mean_distance * (weight - 1) + distance) / weight
                if (divergence >= max_divergence .and. mean_distance > old_mean) then
                   result = RESULT_INFEASIBLE
+                  st%stop_reason = STOP_DIVERGING
                   exit
                end if
                cycle
@@ -242,6 +248,7 @@ contains
             mean_merit = (mean_merit * (weight - 1) + c_best(m + 1)) / weight
             if (stagnation >= max_stagnation .and. mean_merit < old_mean) then
                result = RESULT_MATCHED
+               st%stop_reason = STOP_STAGNATION
                st%x = x_best
                exit
             end if
@@ -253,6 +260,7 @@ contains
             judging = mem%step_length > 0.0_dp .and. mem%predicted_gain > 0.0_dp
             if (.not. finished .or. mem%moved /= 0.0_dp) cycle
             result = RESULT_OPTIMAL
+            st%stop_reason = STOP_CONVERGED
             call record_multipliers(st)
             call polish()
             exit
@@ -276,8 +284,14 @@ contains
                st%x = x_linearised
                y_raw = raw_linearised
             end if
-            if (result /= RESULT_OPTIMAL) result = merge(RESULT_MATCHED, RESULT_NOT_MATCHED, first_feasible /= 0)
-            if (st%evaluator%status == STATUS_DEADLINE) result = RESULT_TIMEOUT
+            if (result /= RESULT_OPTIMAL) then
+               result = merge(RESULT_MATCHED, RESULT_NOT_MATCHED, first_feasible /= 0)
+               st%stop_reason = STOP_EVALUATIONS
+            end if
+            if (st%evaluator%status == STATUS_DEADLINE) then
+               result = RESULT_TIMEOUT
+               st%stop_reason = STOP_DEADLINE
+            end if
             st%evaluator%status = STATUS_OK
          end if
          x_raw = raw_point(p, st%x)

@@ -24,6 +24,18 @@ module optgra_kinds
    integer, parameter, public :: RESULT_INFEASIBLE = 4   ! correction error diverging
    integer, parameter, public :: RESULT_TIMEOUT = 5      ! deadline reached
 
+   ! Why an optimisation ended: a finer reading of the result code.
+   integer, parameter, public :: STOP_NONE = 0         ! no run, or stopped by a callback or bad data
+   integer, parameter, public :: STOP_CONVERGED = 1    ! no step gains a tolerance (RESULT_OPTIMAL)
+   integer, parameter, public :: STOP_ITERATIONS = 2   ! max_iterations (or the optimisation budget)
+   integer, parameter, public :: STOP_CORRECTIONS = 3  ! max_correction_iterations, never feasible
+   integer, parameter, public :: STOP_EVALUATIONS = 4  ! the fitness-call budget
+   integer, parameter, public :: STOP_DEADLINE = 5     ! the wall-clock deadline
+   integer, parameter, public :: STOP_STAGNATION = 6   ! the best merit stopped improving
+   integer, parameter, public :: STOP_WALL = 7         ! no gain of a tolerance short of a constraint hit
+   integer, parameter, public :: STOP_STUCK = 8        ! a correction that cannot move
+   integer, parameter, public :: STOP_DIVERGING = 9    ! the distance to feasibility kept growing
+
    ! Output types as given by the caller (merit: +1 maximise, -1 minimise).
    integer, parameter, public :: TYPE_EQUALITY = 0
    integer, parameter, public :: TYPE_GREATER = 1   ! c >= 0

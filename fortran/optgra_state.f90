@@ -77,6 +77,7 @@ module optgra_state
       real(dp), allocatable :: multipliers(:)      ! (m)
       logical, allocatable :: active(:)            ! (m)
       integer :: sensitivity_mode = MODE_OPTIMISE
+      integer :: stop_reason = STOP_NONE             ! STOP_*: why the last optimisation ended
    end type engine_state
 
 contains

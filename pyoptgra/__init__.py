@@ -18,7 +18,7 @@ from .khan import (
 )
 from .optgra import optgra, optimize
 from .plotting import plot_history
-from .result import ForcedStop, IterationRecord, Result, Status
+from .result import ForcedStop, IterationRecord, Result, Status, StopReason
 from .sensitivity import SensitivityMatrices, SensitivityState
 
 try:
@@ -32,6 +32,7 @@ __all__ = [
     "Result",
     "plot_history",
     "Status",
+    "StopReason",
     "ForcedStop",
     "IterationRecord",
     "SensitivityMatrices",

@@ -1,4 +1,5 @@
-"""What a run of pyoptgra returns: :class:`Result`, its :class:`Status`, and :class:`ForcedStop`."""
+"""What a run of pyoptgra returns: :class:`Result`, its :class:`Status` and :class:`StopReason`, and
+:class:`ForcedStop`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Dict, List
 
 import numpy as np
 
-__all__ = ["Status", "ForcedStop", "IterationRecord", "Result"]
+__all__ = ["Status", "StopReason", "ForcedStop", "IterationRecord", "Result"]
 
 
 class Status(enum.IntEnum):
@@ -30,6 +31,33 @@ class Status(enum.IntEnum):
     EXCEPTION = 7
 
 
+class StopReason(enum.IntEnum):
+    """Why a run ended: a finer reading of its :class:`Status` (``MATCHED`` and ``NOT_MATCHED``
+    each have several reasons)."""
+
+    #: No run was made, or the problem raised an exception (``FORCED_STOP``, ``EXCEPTION``).
+    NONE = 0
+    #: No step gains more than ``merit_function_threshold`` (``OPTIMAL``).
+    CONVERGED = 1
+    #: ``max_iterations`` ran out.
+    ITERATIONS = 2
+    #: ``max_correction_iterations`` ran out before the constraints were matched.
+    CORRECTIONS = 3
+    #: ``max_evaluations`` ran out.
+    EVALUATIONS = 4
+    #: ``timeout_seconds`` ran out (``TIMEOUT``).
+    TIMEOUT = 5
+    #: The best objective stopped improving over the recent iterations.
+    STAGNATION = 6
+    #: The steps ended at a constraint with less than one tolerance of gain left short of it.
+    WALL = 7
+    #: A correction could not move: the constraints may have no common solution nearby, or their
+    #: linearisation is degenerate there.
+    STUCK = 8
+    #: The distance to feasibility kept growing (``INFEASIBLE``).
+    DIVERGING = 9
+
+
 MESSAGES = {
     Status.OPTIMAL: "Optimal Solution Found: constraints matched and no further improvement within tolerance.",
     Status.MATCHED: "Constraints matched, but not optimal: the iteration or evaluation budget was exhausted, or the run stopped gaining.",
@@ -38,6 +66,30 @@ MESSAGES = {
     Status.TIMEOUT: "Timeout reached: the best point found so far was returned.",
     Status.FORCED_STOP: "Stopped by the problem (ForcedStop): the best point evaluated so far was returned.",
     Status.EXCEPTION: "Stopped by an exception in the problem: the best point evaluated so far was kept.",
+}
+
+
+#: The status sentence where the reason says more than the status alone.
+SPECIFIC_MESSAGES = {
+    (Status.MATCHED, StopReason.ITERATIONS): "Constraints matched, but not optimal: max_iterations ran out.",
+    (Status.MATCHED, StopReason.EVALUATIONS): "Constraints matched, but not optimal: max_evaluations ran out.",
+    (Status.MATCHED, StopReason.STAGNATION): "Constraints matched, but not optimal: the objective stopped improving.",
+    (Status.MATCHED, StopReason.WALL): (
+        "Constraints matched, but not optimal: the steps stopped at a constraint with less than one "
+        "tolerance of gain left short of it."
+    ),
+    (Status.MATCHED, StopReason.STUCK): (
+        "Constraints matched, but not optimal: the correction back onto the constraints could not move."
+    ),
+    (Status.NOT_MATCHED, StopReason.ITERATIONS): "Not converged: the constraints were not matched within max_iterations.",
+    (Status.NOT_MATCHED, StopReason.CORRECTIONS): (
+        "Not converged: the constraints could not be matched within max_correction_iterations."
+    ),
+    (Status.NOT_MATCHED, StopReason.EVALUATIONS): "Not converged: the constraints were not matched within max_evaluations.",
+    (Status.NOT_MATCHED, StopReason.STUCK): (
+        "Not converged: the correction cannot reduce the constraint violation from here (the "
+        "constraints may have no common solution nearby, or their linearisation is degenerate here)."
+    ),
 }
 
 
@@ -93,6 +145,10 @@ class Result:
             optimal solution, NaN after any other outcome.
         active: ``(nc,)`` booleans: the constraints in that active set (after a non-optimal
             outcome: the equalities and the inequalities within tolerance of their boundary).
+        reason: why the run ended (:class:`StopReason`).
+        note: a hint that follows the status sentence in :attr:`message`, or "": after a run
+            that ran out of a budget while its moves were all ``max_distance_per_iteration``
+            long, that the radius held it back.
     """
 
     x: np.ndarray
@@ -106,6 +162,8 @@ class Result:
     history: List[IterationRecord] = field(default_factory=list)
     multipliers: np.ndarray = field(default_factory=lambda: np.empty(0))
     active: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    reason: StopReason = StopReason.NONE
+    note: str = ""
 
     @property
     def objective(self) -> float:
@@ -113,7 +171,9 @@ class Result:
 
     @property
     def message(self) -> str:
-        return MESSAGES[self.status]
+        """The status sentence (specific to the reason where it can be), then the note."""
+        sentence = SPECIFIC_MESSAGES.get((self.status, self.reason), MESSAGES[self.status])
+        return f"{sentence} {self.note}" if self.note else sentence
 
     @property
     def success(self) -> bool:

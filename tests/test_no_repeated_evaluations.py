@@ -139,6 +139,7 @@ def test_steps_into_a_wall_are_taken_back_reusing_derivatives_and_the_run_ends()
     result = algorithm.solve(problem, [0.0, 0.0])
     gradient = [x for kind, x in problem.extract(Recording).calls if kind == "g"]
     assert result.status == pyoptgra.Status.MATCHED, result.message
+    assert result.reason is pyoptgra.StopReason.WALL and "short of it" in result.message
     assert result.fitness[1] == 0.0
     assert 1.0 - 1e-5 < result.x[0] <= 1.0
     assert result.iterations < algorithm.max_iterations

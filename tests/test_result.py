@@ -8,7 +8,7 @@ import pygmo
 import pytest
 
 import pyoptgra
-from pyoptgra import ForcedStop, Status
+from pyoptgra import ForcedStop, Status, StopReason
 from problems import Hs71, hs71_fitness, hs71_gradient
 
 HS71_X = np.array([1.0, 4.74299963, 3.82114998, 1.37940829])
@@ -34,6 +34,7 @@ def test_every_field_of_an_optimal_result():
     wall = time.perf_counter() - wall
 
     assert result.status is Status.OPTIMAL and int(result.status) == 1 and result.success
+    assert result.reason is StopReason.CONVERGED and result.note == ""
     assert "Optimal Solution Found" in result.message
     assert result.x == pytest.approx(HS71_X, abs=1e-3)  # the objective is flat to 1e-7 there
     # the fitness is the problem's own at x, in pygmo order
@@ -94,6 +95,7 @@ def test_exception_at_the_kth_evaluation_keeps_the_best_point(k):
     assert type(caught.value) is CustomError
     result = algo.last_result
     assert result.status is Status.EXCEPTION and result.evaluations["fitness"] == k
+    assert result.reason is StopReason.NONE
     if k == 1:  # nothing was evaluated: the start point, with unknown outputs
         assert result.x.tolist() == HS71_START and np.isnan(result.objective)
     else:
@@ -111,6 +113,7 @@ def test_forced_stop_ends_the_run_with_its_own_status():
     algo = pyoptgra.optgra()
     result = algo.solve(Hs71(fail_at=8, exception=ForcedStop("enough")), HS71_START)
     assert result.status is Status.FORCED_STOP and result.evaluations["fitness"] == 8
+    assert result.reason is StopReason.NONE
     assert np.isfinite(result.objective) and algo.last_result is result
     population = pygmo.population(pygmo.problem(Hs71(fail_at=9, exception=ForcedStop())))
     population.push_back(HS71_START)
@@ -128,6 +131,7 @@ def test_evaluation_limit_is_honoured(limit):
     assert result.evaluations["fitness"] == problem.get_fevals() <= limit
     assert result.status in (Status.MATCHED, Status.NOT_MATCHED)
     assert result.feasible == (result.status == Status.MATCHED)
+    assert result.reason is StopReason.EVALUATIONS and "max_evaluations" in result.message
     with pytest.raises(ValueError, match="max_evaluations"):
         pyoptgra.optgra(max_evaluations=0)
 
@@ -139,6 +143,7 @@ def test_time_limit_is_honoured_inside_the_engine():
     result = algo.solve(pygmo.problem(Hs71(sleep=sleep)), HS71_START)
     elapsed = time.perf_counter() - start
     assert result.status is Status.TIMEOUT and "Timeout reached" in result.message
+    assert result.reason is StopReason.TIMEOUT
     assert elapsed <= 0.5 + sleep + 0.15
     assert 0.5 <= result.elapsed and result.evaluations["fitness"] <= 0.5 / sleep + 1
     assert "Timeout reached" in algo.get_extra_info()
