@@ -119,7 +119,8 @@ contains
          do guard = 1, max_iterations + 1
             if (k >= max_correction .and. first_feasible == 0) then
                result = RESULT_NOT_MATCHED
-               st%stop_reason = merge(STOP_CORRECTIONS, STOP_ITERATIONS, p%max_correction_iterations <= max_iterations)
+               st%stop_reason = merge(STOP_CORRECTIONS, STOP_ITERATIONS, &
+                                      p%max_correction_iterations <= max_iterations)
                exit
             end if
             if (k >= max_iterations .or. (first_feasible /= 0 .and. k - first_feasible >= max_optimisation - 1)) then

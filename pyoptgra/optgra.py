@@ -387,7 +387,8 @@ class optgra:
         if error is None:
             xe, y, status = report["x"], report["y"], Status(report["result"])
         else:
-            status, reason = Status.FORCED_STOP if isinstance(error, ForcedStop) else Status.EXCEPTION, StopReason.NONE
+            status = Status.FORCED_STOP if isinstance(error, ForcedStop) else Status.EXCEPTION
+            reason = StopReason.NONE
             xe, y = report["best_x"], report["best_y"]
             if xe is None:
                 xe, y = engine_start, np.full(mapping.m + 1, np.nan)
