@@ -23,7 +23,7 @@ enum {
   OG_STOP_ITERATIONS = 2,   // max_iterations (or the optimisation budget) ran out
   OG_STOP_CORRECTIONS = 3,  // max_correction_iterations ran out before the constraints were matched
   OG_STOP_EVALUATIONS = 4,  // the fitness-call budget ran out
-  OG_STOP_DEADLINE = 5,     // the wall-clock deadline passed (result 5)
+  OG_STOP_TIMEOUT = 5,     // the wall-clock deadline passed (result 5)
   OG_STOP_STAGNATION = 6,   // the best merit stopped improving
   OG_STOP_WALL = 7,         // no gain of a tolerance left short of a constraint the steps hit
   OG_STOP_STUCK = 8,        // a correction that cannot move

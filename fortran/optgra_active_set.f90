@@ -735,7 +735,7 @@ contains
    subroutine include_panel(f, outputs, panel_first, panel_last, work, eager_work)
       type(factorisation), intent(inout) :: f
       integer, intent(in) :: outputs(:), panel_first, panel_last
-      real(dp), intent(inout) :: work(:, :), eager_work(:, :)
+      real(dp), intent(inout), contiguous :: work(:, :), eager_work(:, :)
       real(dp), allocatable :: reflectors(:, :)   ! V: v_c in rows k_c+1..last_c, then swapped
       real(dp) :: t_factor(panel_last - panel_first + 1, panel_last - panel_first + 1)
       real(dp), allocatable :: v(:), s(:)

@@ -270,6 +270,7 @@ contains
       call c_f_pointer(handle, st)
       result = 0
       iterations = 0
+      st%stop_reason = STOP_NONE   ! set again only by an optimisation that runs
       ogexec = STATUS_INVALID_ARGUMENT
       associate (n => st%problem%n, m => st%problem%m)
          if (st%sensitivity_mode <= MODE_OPTIMISE .and. .not. all(ieee_is_finite(x(1:n)))) return

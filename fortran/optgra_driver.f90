@@ -72,7 +72,6 @@ contains
       result = RESULT_NOT_MATCHED
       iterations = 0
       y_raw = 0.0_dp
-      st%stop_reason = STOP_NONE
       call state_start_run(st, .false., info)
       if (info /= STATUS_OK) return
 
@@ -285,13 +284,15 @@ contains
                st%x = x_linearised
                y_raw = raw_linearised
             end if
+            ! The budget ends the run even where another exit was about to (out of iterations,
+            ! stuck, at a wall): only the best point's outputs could not be had without it.
             if (result /= RESULT_OPTIMAL) then
                result = merge(RESULT_MATCHED, RESULT_NOT_MATCHED, first_feasible /= 0)
                st%stop_reason = STOP_EVALUATIONS
             end if
             if (st%evaluator%status == STATUS_DEADLINE) then
                result = RESULT_TIMEOUT
-               st%stop_reason = STOP_DEADLINE
+               st%stop_reason = STOP_TIMEOUT
             end if
             st%evaluator%status = STATUS_OK
          end if

@@ -30,7 +30,7 @@ module optgra_kinds
    integer, parameter, public :: STOP_ITERATIONS = 2   ! max_iterations (or the optimisation budget)
    integer, parameter, public :: STOP_CORRECTIONS = 3  ! max_correction_iterations, never feasible
    integer, parameter, public :: STOP_EVALUATIONS = 4  ! the fitness-call budget
-   integer, parameter, public :: STOP_DEADLINE = 5     ! the wall-clock deadline
+   integer, parameter, public :: STOP_TIMEOUT = 5     ! the wall-clock deadline
    integer, parameter, public :: STOP_STAGNATION = 6   ! the best merit stopped improving
    integer, parameter, public :: STOP_WALL = 7         ! no gain of a tolerance short of a constraint hit
    integer, parameter, public :: STOP_STUCK = 8        ! a correction that cannot move

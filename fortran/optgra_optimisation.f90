@@ -120,6 +120,9 @@ contains
       finished = .false.
       g = 0.0_dp
       d = 0.0_dp
+      ! choose_direction projects the previous direction only for a conjugate direction;
+      ! form_direction reads it (times beta = 0) for steepest ascent too
+      d_minus = 0.0_dp
       st%memory%step_length = 0.0_dp
       st%memory%predicted_gain = 0.0_dp
       associate (f => st%factor, gj => st%jacobian, kind => st%problem%kind, &

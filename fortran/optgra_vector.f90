@@ -10,7 +10,9 @@
 !> and falls back to the scaled norm2 only when x.x has overflowed or may have lost its small
 !> terms to underflow.  all_finite sums x_i * 0 the same way: 0 for finite x_i, NaN for an
 !> infinite or NaN one (all(ieee_is_finite(x)) exits at the first failure, and is therefore
-!> not vectorised: 3 times slower on a 400 x 800 Jacobian).
+!> not vectorised: 3 times slower on a 400 x 800 Jacobian).  Like the fixed order of dot, this
+!> needs IEEE arithmetic: the engine must not be built with -ffast-math or -ffinite-math-only,
+!> under which x * 0 folds to 0.
 module optgra_vector
    use optgra_kinds, only: dp
    implicit none

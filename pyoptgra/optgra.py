@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import numbers
 import time
 from collections.abc import Iterable, Mapping, Set as AbstractSet
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pygmo
@@ -24,11 +25,31 @@ _ENGINE_LOG_LEVELS = {1: logging.INFO}
 # h^2 |f'''| / 6 (truncation) + eps |f| / h (rounding), least near h = (3 eps)^(1/3) ~ 1e-5 for
 # functions and variables of order one.
 DEFAULT_DIFFERENCE_STEP = 1e-5
-# A run that ran out of a budget (BUDGET_REASONS) with at least RADIUS_SHARE of its last
-# RADIUS_WINDOW moves at the full max_distance_per_iteration was held back by that radius.
-BUDGET_REASONS = frozenset({StopReason.ITERATIONS, StopReason.CORRECTIONS, StopReason.EVALUATIONS, StopReason.TIMEOUT})
-RADIUS_WINDOW = 10
-RADIUS_SHARE = 0.8
+# A run that ran out of a budget (_BUDGET_REASONS) with at least _RADIUS_SHARE of its last
+# _RADIUS_WINDOW moves at the full max_distance_per_iteration was held back by that radius.
+_BUDGET_REASONS = frozenset({StopReason.ITERATIONS, StopReason.CORRECTIONS, StopReason.EVALUATIONS, StopReason.TIMEOUT})
+_RADIUS_WINDOW = 10
+_RADIUS_SHARE = 0.8
+
+
+def _radius_note(engine_points: Sequence[np.ndarray], scales: np.ndarray, max_distance: float, reason: StopReason) -> str:
+    """After a run that ran out of a budget: whether its last moves were held back by
+    ``max_distance_per_iteration``, as a sentence for :attr:`Result.note` (or "").  A move is the
+    distance between successive linearisation points in the engine's scaled variables,
+    ``|(x_{k+1} - x_k) / s|``, the one the radius bounds; at least ``_RADIUS_SHARE`` of the last
+    ``_RADIUS_WINDOW`` moves at the full radius (to rounding) make the note."""
+    if reason not in _BUDGET_REASONS or max_distance <= 0 or len(engine_points) < 3:
+        return ""
+    moves = np.linalg.norm(np.diff(np.asarray(engine_points), axis=0) / scales, axis=1)
+    full = int(np.count_nonzero(moves >= (1.0 - 1e-6) * max_distance))
+    if full < _RADIUS_SHARE * moves.size:
+        return ""
+    share = f"The last {full}" if full == moves.size else f"{full} of the last {moves.size}"
+    return (
+        f"{share} moves were max_distance_per_iteration ({max_distance:g}) long: the radius held the run "
+        "back. Raise max_distance_per_iteration or the budget, or scale the variables "
+        "(variable_scaling_factors) so that a move of that length is large in the problem's units."
+    )
 
 
 def _engine_log(level: int, message: str) -> None:
@@ -355,7 +376,8 @@ class optgra:
             raise ValueError(f"the start point is not finite at variable indices {bad.tolist()}: x0 = {x0.tolist()}")
         has_gradient = problem.has_gradient()
         history: List[IterationRecord] = []
-        engine_points: List[np.ndarray] = []
+        # the last linearisation points in the engine's variables, for the radius note
+        engine_points: Deque[np.ndarray] = collections.deque(maxlen=_RADIUS_WINDOW + 1)
 
         def record(iteration: int, xe: np.ndarray, y: np.ndarray) -> None:
             engine_points.append(xe)
@@ -406,7 +428,7 @@ class optgra:
             max_violation=mapping.max_violation(x, f), iterations=int(report["iterations"]),
             evaluations={"fitness": int(report["fitness_calls"]), "gradient": int(report["gradient_calls"])},
             elapsed=elapsed, history=history, multipliers=multipliers, active=active, reason=reason,
-            note=self._radius_note(engine_points, reason),
+            note=_radius_note(engine_points, settings["variable_scales"], settings["max_distance"], reason),
         )
         if error is not None and not isinstance(error, ForcedStop):
             try:
@@ -414,27 +436,6 @@ class optgra:
             finally:  # break the cycle exception -> traceback -> this frame -> exception
                 del error
         return self.last_result, mapping
-
-    def _radius_note(self, engine_points: List[np.ndarray], reason: StopReason) -> str:
-        """After a run that ran out of a budget: whether its last moves were held back by
-        ``max_distance_per_iteration``.  A move is the distance between successive linearisation
-        points in the engine's scaled variables, ``|(x_{k+1} - x_k) / s|``, the one the radius
-        bounds; at least ``RADIUS_SHARE`` of the last ``RADIUS_WINDOW`` moves at the full radius
-        (to rounding) make the note."""
-        if reason not in BUDGET_REASONS or self.max_distance_per_iteration <= 0 or len(engine_points) < 3:
-            return ""
-        points = np.asarray(engine_points[-(RADIUS_WINDOW + 1):])
-        scales = np.asarray(self.variable_scaling_factors or np.ones(points.shape[1]), dtype=float)
-        moves = np.linalg.norm(np.diff(points, axis=0) / scales, axis=1)
-        full = int(np.count_nonzero(moves >= (1.0 - 1e-6) * self.max_distance_per_iteration))
-        if full < RADIUS_SHARE * moves.size:
-            return ""
-        share = f"The last {full}" if full == moves.size else f"{full} of the last {moves.size}"
-        return (
-            f"{share} moves were max_distance_per_iteration ({self.max_distance_per_iteration:g}) long: "
-            "the radius held the run back. Raise max_distance_per_iteration or the budget, or scale the "
-            "variables (variable_scaling_factors) so that a move of that length is large in the problem's units."
-        )
 
     def _algorithm_settings(self, n: int, has_gradient: bool) -> Dict[str, Any]:
         """The algorithm's part of the engine configuration (the ``settings`` of ``pyoptgra._core``)."""

@@ -70,7 +70,7 @@ MESSAGES = {
 
 
 #: The status sentence where the reason says more than the status alone.
-SPECIFIC_MESSAGES = {
+_SPECIFIC_MESSAGES = {
     (Status.MATCHED, StopReason.ITERATIONS): "Constraints matched, but not optimal: max_iterations ran out.",
     (Status.MATCHED, StopReason.EVALUATIONS): "Constraints matched, but not optimal: max_evaluations ran out.",
     (Status.MATCHED, StopReason.STAGNATION): "Constraints matched, but not optimal: the objective stopped improving.",
@@ -147,8 +147,8 @@ class Result:
             outcome: the equalities and the inequalities within tolerance of their boundary).
         reason: why the run ended (:class:`StopReason`).
         note: a hint that follows the status sentence in :attr:`message`, or "": after a run
-            that ran out of a budget while its moves were all ``max_distance_per_iteration``
-            long, that the radius held it back.
+            that ran out of a budget while at least 8 of its last 10 moves were
+            ``max_distance_per_iteration`` long, that the radius held it back.
     """
 
     x: np.ndarray
@@ -172,7 +172,7 @@ class Result:
     @property
     def message(self) -> str:
         """The status sentence (specific to the reason where it can be), then the note."""
-        sentence = SPECIFIC_MESSAGES.get((self.status, self.reason), MESSAGES[self.status])
+        sentence = _SPECIFIC_MESSAGES.get((self.status, self.reason), MESSAGES[self.status])
         return f"{sentence} {self.note}" if self.note else sentence
 
     @property

@@ -69,13 +69,18 @@ def solve(udp, x0, **settings):
     return pyoptgra.optgra(**settings).solve(pygmo.problem(udp), x0)
 
 
-def test_the_codes_are_those_of_the_c_header():
-    """StopReason mirrors the OG_STOP_* codes of the engine's C header (TIMEOUT is its DEADLINE)."""
-    header = (Path(__file__).parents[1] / "cpp_wrapper" / "optgra.h").read_text()
-    codes = {name: int(value) for name, value in re.findall(r"OG_STOP_(\w+) = (\d+)", header)}
-    assert codes, "no OG_STOP_* codes found in optgra.h"
-    ours = {("DEADLINE" if r is StopReason.TIMEOUT else r.name): int(r) for r in StopReason}
-    assert ours == codes
+def test_the_codes_are_those_of_the_engine_and_its_c_header():
+    """StopReason mirrors the engine's STOP_* codes (optgra_kinds.f90) and the C header's
+    OG_STOP_* ones (optgra.h), name for name."""
+    root = Path(__file__).parents[1]
+    kinds = (root / "fortran" / "optgra_kinds.f90").read_text()
+    header = (root / "cpp_wrapper" / "optgra.h").read_text()
+    engine = {name: int(value) for name, value in re.findall(r"\bSTOP_(\w+) = (\d+)", kinds)}
+    c_codes = {name: int(value) for name, value in re.findall(r"OG_STOP_(\w+) = (\d+)", header)}
+    ours = {reason.name: int(reason) for reason in StopReason}
+    assert len(ours) >= 10
+    assert engine == ours
+    assert c_codes == ours
 
 
 def test_iteration_budget():
@@ -101,15 +106,14 @@ def test_iteration_budget_before_feasibility():
 
 
 def test_the_note_measures_moves_in_scaled_variables():
-    """With scale 10 a move of max_distance 1 is 10 units of x: still a full-radius move."""
-    result = solve(FarEquality(), [0.0, 0.0], max_distance_per_iteration=1.0, max_correction_iterations=6,
-                   variable_scaling_factors=[10.0, 10.0])
-    assert result.reason is StopReason.CORRECTIONS and result.x[0] == pytest.approx(60.0)
-    assert "The last 5 moves" in result.note
-    # the same run seen with the wrong scale would not be radius-limited: the note is not made
-    # for moves shorter than the radius
-    short = solve(FarEquality(), [0.0, 0.0], max_distance_per_iteration=20.0, max_correction_iterations=6)
-    assert short.status is Status.OPTIMAL and short.note == ""
+    """With scale 0.1 a move of max_distance 1 is 0.1 units of x: still a full-radius move (a
+    measure in x would see moves of a tenth of the radius, and make no note)."""
+    result = solve(FarEquality(10.0), [0.0, 0.0], max_distance_per_iteration=1.0, max_correction_iterations=6,
+                   variable_scaling_factors=[0.1, 0.1])
+    assert result.reason is StopReason.CORRECTIONS and result.x[0] == pytest.approx(0.6)
+    moves = np.linalg.norm(np.diff([r.x for r in result.history], axis=0), axis=1)
+    assert moves == pytest.approx(0.1)
+    assert result.note.startswith("The last 5 moves were max_distance_per_iteration (1) long")
 
 
 def test_no_note_when_the_moves_are_short():
