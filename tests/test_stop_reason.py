@@ -3,6 +3,7 @@ engine reports, and the note on a run that its radius held back, with and withou
 scaling."""
 
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +147,18 @@ def test_converged_and_through_evolve():
     result = algorithm.extract(pyoptgra.optgra).last_result
     assert (result.status, result.reason, result.note) == (Status.OPTIMAL, StopReason.CONVERGED, "")
     assert result.message in algorithm.get_extra_info()
+
+
+@pytest.mark.parametrize("full, note", [(10, "The last 10 moves"), (8, "8 of the last 10 moves"), (7, "")])
+def test_the_note_needs_eight_of_the_last_ten_moves_at_the_radius(full, note):
+    """The rule itself, on made-up linearisation points: moves of the radius 2 (scaled by 0.5,
+    so 1 unit of x) and shorter ones, the short ones first."""
+    radius_note = sys.modules["pyoptgra.optgra"]._radius_note
+    steps = [0.3] * (10 - full) + [1.0] * full
+    points = [np.zeros(3)] + [np.array([x, 0.0, 0.0]) for x in np.cumsum(steps)]
+    scales = np.full(3, 0.5)
+    made = radius_note(points, scales, 2.0, StopReason.ITERATIONS)
+    assert made.startswith(note) if note else made == ""
+    # never after a run that converged, or was stopped by its problem
+    assert radius_note(points, scales, 2.0, StopReason.CONVERGED) == ""
+    assert radius_note(points, scales, 2.0, StopReason.NONE) == ""
