@@ -12,7 +12,8 @@
 # The interpreter is not instrumented, so libasan is preloaded; leak detection is off (the
 # interpreter's own allocations at exit would drown everything; tests/test_reliability_memory.py
 # measures leaks instead).  Any sanitizer report or Fortran runtime check (-fcheck=all) fails
-# the run.
+# the run.  The engine's local variables start as signalling NaN (integers -77777, logicals
+# .true.), so that one read before it is set changes the results and fails the tests.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
