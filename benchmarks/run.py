@@ -14,6 +14,7 @@ measurements of overhead.py: ``overhead[_quick].csv`` / ``.md`` and the summary'
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import datetime as _dt
 import fnmatch
@@ -209,6 +210,17 @@ def _med(values):
     return float(np.median(values)) if values else float("nan")
 
 
+def _pyoptgra_outcome(row: dict) -> str:
+    """How a pyoptgra run that missed ended: the harness status when it is not "ok" (timeout,
+    error), else pyoptgra's own status, marked "radius-limited" when its message says so."""
+    if row["status"] != "ok":
+        return row["status"]
+    outcome = row.get("solver_status") or "?"
+    if "held the run back" in (row.get("message") or ""):
+        outcome += ", radius-limited"
+    return outcome
+
+
 def _fmt(v, digits=3):
     if v != v:
         return "–"
@@ -314,14 +326,19 @@ def summary_markdown(rows, names, notes, args, elapsed, targets=None) -> str:
     # pyoptgra failures and slow cases
     if "pyoptgra" in names:
         fails = [(k, c) for k, c in cases.items() if not int(c["pyoptgra"]["success"])]
+        outcomes = {k: _pyoptgra_outcome(c["pyoptgra"]) for k, c in fails}
         out.append(f"## pyoptgra failures ({len(fails)} of {len(cases)} cases)\n")
-        out.append("`others` lists the solvers of the run that solve the case.\n")
-        out.append("| problem | start | mode | status | rel. error | max violation | evals | wall s | others |")
+        tally = collections.Counter(outcomes.values())
+        out.append("By outcome: " + "; ".join(f"{o} {n}" for o, n in tally.most_common()) + ". "
+                   "`outcome` is pyoptgra's status (OPTIMAL: it converged, to another point than f*), "
+                   "with \"radius-limited\" where its message says that max_distance_per_iteration held "
+                   "the run back; `others` lists the solvers of the run that solve the case.\n")
+        out.append("| problem | start | mode | outcome | rel. error | max violation | evals | wall s | others |")
         out.append("|---|---|---|---|---|---|---|---|---|")
         for k, c in sorted(fails):
             r = c["pyoptgra"]
             others = ",".join(s for s in names if s != "pyoptgra" and int(c[s]["success"])) or "none"
-            out.append(f"| {k[0]} | {k[1]} | {k[2]} | {r['status']} | {_fmt(_f(r['rel_error']))} | "
+            out.append(f"| {k[0]} | {k[1]} | {k[2]} | {outcomes[k]} | {_fmt(_f(r['rel_error']))} | "
                        f"{_fmt(_f(r['max_violation']))} | {r['evals']} | {_fmt(_f(r['wall_s']))} | {others} |")
         out.append("")
         slow = []
