@@ -413,7 +413,7 @@ contains
       real(dp), intent(inout) :: jacobian(:, :)
       real(dp), intent(inout), optional :: full_jacobian(:, :)
       real(dp), allocatable :: check_jacobian(:, :)
-      real(dp) :: point(p%n), column(p%n)
+      real(dp) :: point(p%n)
       logical :: with_parameters, any_fixed
       integer :: j, k
 
@@ -449,14 +449,12 @@ contains
          j = engine_index(p, k)
          if (p%kind(j) == TYPE_IGNORED .and. j <= p%m) then
             jacobian(:, j) = 0.0_dp
-            if (with_parameters) full_jacobian(:, j) = 0.0_dp
-         else if (with_parameters .or. any_fixed) then
-            column = ev%user_jacobian(:, k) * p%variable_scale / p%output_scale(j)
-            jacobian(:, j) = merge(0.0_dp, column, p%fixed)
-            if (with_parameters) full_jacobian(:, j) = column
-         else   ! the common case, in one pass
+         else
             jacobian(:, j) = ev%user_jacobian(:, k) * p%variable_scale / p%output_scale(j)
          end if
+         ! the parameters' rows are kept; the working Jacobian has zero rows for fixed variables
+         if (with_parameters) full_jacobian(:, j) = jacobian(:, j)
+         if (any_fixed) where (p%fixed) jacobian(:, j) = 0.0_dp
       end do
 
    contains

@@ -440,7 +440,7 @@ contains
             ! needs g_minus for its new pair at the first pass, and d_minus never).
             s = st%memory%reference_point - st%memory%previous_reference
             if (st%problem%method /= 2 .or. pass == 1 .or. st%memory%pairs == 0) then
-               g_minus = projected(m + 3, st%memory%previous_gradient)
+               g_minus = null_projection(st%factor, st%jacobian, st%memory%previous_gradient)
                y = g - g_minus
             end if
             if (st%problem%method == 2) then
@@ -455,7 +455,7 @@ contains
                if (st%memory%pairs > 0 .and. .not. quasi_newton) return
             end if
             if (.not. quasi_newton) then
-               d_minus = projected(m + 2, st%memory%previous_direction)
+               d_minus = null_projection(st%factor, st%jacobian, st%memory%previous_direction)
                call conjugate_coefficients(st%problem%method, dot(g, g), dot(g_minus, g_minus), &
                                            dot(s, s), dot(s, y), dot(d_minus, y), &
                                            dot(y, g), dot(s, g), th, be)
@@ -498,14 +498,6 @@ contains
             end if
          end do
       end subroutine choose_direction
-
-      !> P v for v held in the factorisation's auxiliary column j (m + 2 or m + 3).
-      function projected(j, v) result(pv)
-         integer, intent(in) :: j
-         real(dp), intent(in) :: v(:)
-         real(dp) :: pv(size(v))
-         pv = v - active_combination(st%factor, st%jacobian, multipliers(st%factor, j))
-      end function projected
 
       !> Method 2: d = P H g from the curvature pairs, with the pair of the move to this
       !> linearisation (s, y = the change of g over it) added at the step's first pass; none
