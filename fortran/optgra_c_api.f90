@@ -71,7 +71,8 @@ contains
       ogctyp = STATUS_OK
    end function ogctyp
 
-   !> Derivative mode (-1 check, 0 none, 1 user, 2 central, 3 forward differences) and the raw
+   !> Derivative mode (-1 check, 0 none, 1 user, 2 central, 3 forward, 4 adaptive differences:
+   !> forward ones until an optimisation would end, central ones from there) and the raw
    !> finite-difference step of each variable (n, positive).
    integer(c_int) function ogderi(handle, mode, steps) bind(c, name='ogderi')
       type(c_ptr), value :: handle
@@ -81,7 +82,7 @@ contains
 
       call c_f_pointer(handle, st)
       ogderi = STATUS_INVALID_ARGUMENT
-      if (mode < DERIVATIVES_CHECK .or. mode > DERIVATIVES_FORWARD) return
+      if (mode < DERIVATIVES_CHECK .or. mode > DERIVATIVES_ADAPTIVE) return
       associate (p => st%problem)
          if (.not. all(ieee_is_finite(steps(1:p%n)) .and. steps(1:p%n) > 0.0_dp)) return
          p%derivative_mode = mode
@@ -282,9 +283,13 @@ contains
          ! The limits bound optimisations; sensitivity calls are a single evaluation at most.
          st%evaluator%max_fitness_calls = 0
          st%evaluator%deadline = 0
+         ! Adaptive differences start forward in an optimisation only: a sensitivity call's
+         ! single linearisation is the one its answers rest on.
+         st%evaluator%forward_differences = .false.
          if (st%sensitivity_mode == MODE_OPTIMISE) then
             st%evaluator%max_fitness_calls = st%problem%max_fitness_calls
             st%evaluator%deadline = deadline_after(st%problem%time_limit)
+            st%evaluator%forward_differences = st%problem%derivative_mode == DERIVATIVES_ADAPTIVE
          end if
          st%have_multipliers = .false.
          its = 0

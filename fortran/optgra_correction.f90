@@ -188,7 +188,7 @@ contains
          slow_chord = .false.
          if (previous <= 0.0_dp .or. violation <= 1.0_dp .or. .not. previous_reduced) return
          if (st%sensitivity_mode /= MODE_OPTIMISE .or. present(band)) return
-         worth = max(RELINEARISATION_PASSES, real(difference_evaluations(st%problem), dp))
+         worth = max(RELINEARISATION_PASSES, real(difference_evaluations(st%problem, st%evaluator), dp))
          rate = violation / previous
          if (rate < 1.0_dp) slow_chord = log(violation) > worth * log(1.0_dp / rate)
       end function slow_chord

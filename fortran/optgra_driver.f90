@@ -12,7 +12,8 @@ module optgra_driver
    use optgra_problem, only: start_point, raw_point, violated, total_violation, directional_derivatives
    use optgra_vector, only: norm
    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
-   use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached, remember_known_start
+   use optgra_evaluation, only: evaluate_values, evaluate_derivatives, limit_reached, remember_known_start, &
+                                within_budget, difference_evaluations, use_central_differences
    use optgra_correction, only: correction_phase
    use optgra_optimisation, only: optimisation_phase
    use optgra_sensitivity, only: record_multipliers
@@ -259,6 +260,7 @@ contains
             if (st%evaluator%status /= STATUS_OK) exit
             judging = mem%step_length > 0.0_dp .and. mem%predicted_gain > 0.0_dp
             if (.not. finished .or. mem%moved /= 0.0_dp) cycle
+            if (confirm_centrally()) cycle
             result = RESULT_OPTIMAL
             st%stop_reason = STOP_CONVERGED
             call record_multipliers(st)
@@ -336,6 +338,22 @@ contains
             call log_message(st%log, 2, line)
          end if
       end subroutine polish
+
+      !> A run that converged on adaptive differences still forward ones is judged once more
+      !> at the same point on central ones, when its budgets allow that iteration and the
+      !> stencil's backward side (as many points as the forward side, which is known): the
+      !> forward ones' error, about h |f''| / 2, is the size of the merit gradient near a
+      !> solution.
+      logical function confirm_centrally() result(confirm)
+         associate (p => st%problem, ev => st%evaluator)
+            confirm = ev%forward_differences .and. k < max_iterations .and. &
+                      k - first_feasible < max_optimisation - 1 .and. &
+                      within_budget(ev, difference_evaluations(p, ev))
+            if (.not. confirm) return
+            call use_central_differences(ev)
+            call log_message(st%log, 2, 'converged on forward differences: again on central ones')
+         end associate
+      end function confirm_centrally
 
       !> Return to the feasible point the last optimisation step started from, with the radius
       !> a quarter of that step's length.

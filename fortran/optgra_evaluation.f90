@@ -25,8 +25,8 @@ module optgra_evaluation
 
    public :: evaluator, fitness_callback, gradient_callback, batch_fitness_callback
    public :: evaluator_allocate, evaluate_values, evaluate_derivatives, raw_outputs_of, limit_reached
-   public :: remember_known_start, recent_near
-   public :: set_bound_columns, difference_evaluations
+   public :: remember_known_start, recent_near, within_budget
+   public :: set_bound_columns, difference_evaluations, use_central_differences
 
    !> evaluate_values answers from memory for the last RECENT_POINTS points it evaluated: a
    !> step that is taken back, or a probe repeated from the same linearisation, asks again for
@@ -103,11 +103,16 @@ module optgra_evaluation
       !> before them (the origin of a step taken back).
       logical :: have_derivatives = .false.
       logical :: derivatives_with_parameters = .false.
+      logical :: derivatives_forward = .false.        ! by forward differences
       real(dp), allocatable :: derivative_point(:)  ! (n)
       real(dp), allocatable :: user_values(:)     ! (m_user+1)
       real(dp), allocatable :: user_jacobian(:, :) ! (n, m_user+1)
       logical :: have_earlier_derivatives = .false.
       logical :: earlier_with_parameters = .false.
+      logical :: earlier_forward = .false.
+      !> Adaptive differences (DERIVATIVES_ADAPTIVE) are still forward ones: set at the start of
+      !> an optimisation, cleared for good by use_central_differences.
+      logical :: forward_differences = .false.
       real(dp), allocatable :: earlier_point(:)     ! (n)
       real(dp), allocatable :: earlier_jacobian(:, :) ! (n, m_user+1)
    end type evaluator
@@ -412,9 +417,9 @@ contains
       real(dp), intent(out) :: c(:)
       real(dp), intent(inout) :: jacobian(:, :)
       real(dp), intent(inout), optional :: full_jacobian(:, :)
-      real(dp), allocatable :: check_jacobian(:, :)
+      real(dp), allocatable :: check_jacobian(:, :), forward_jacobian(:, :)
       real(dp) :: point(p%n)
-      logical :: with_parameters, any_fixed
+      logical :: with_parameters, any_fixed, completing
       integer :: j, k
 
       with_parameters = present(full_jacobian)
@@ -425,14 +430,19 @@ contains
       ! (a linearisation point returned to after a step was taken back, whether or not
       ! derivatives were taken where the step ended).
       if (.not. derivatives_at(point)) call swap_derivatives()
-      if (.not. derivatives_at(point)) then
+      ! Forward differences held where central ones are now asked for (adaptive differences):
+      ! only the stencil's backward side is evaluated.
+      completing = derivatives_at(point) .and. ev%derivatives_forward .and. central_differences(p, ev)
+      if (completing) forward_jacobian = ev%user_jacobian
+      if (completing .or. .not. derivatives_at(point)) then
          ev%have_derivatives = .false.
          select case (p%derivative_mode)
          case (DERIVATIVES_USER)
             call user_jacobian_at(p, ev, point)
-         case (DERIVATIVES_CENTRAL, DERIVATIVES_FORWARD)
+         case (DERIVATIVES_CENTRAL, DERIVATIVES_FORWARD, DERIVATIVES_ADAPTIVE)
+            ! (forward_jacobian, unallocated unless completing, is then an absent argument)
             call difference_jacobian(p, ev, point, ev%cached_outputs, ev%user_jacobian, with_parameters, &
-                                     p%derivative_mode == DERIVATIVES_CENTRAL)
+                                     central_differences(p, ev), forward_jacobian)
          case (DERIVATIVES_CHECK)
             call user_jacobian_at(p, ev, point)
             allocate (check_jacobian(p%n, p%m_user + 1))
@@ -442,6 +452,8 @@ contains
          if (ev%status /= STATUS_OK) return
          ev%have_derivatives = .true.
          ev%derivatives_with_parameters = with_parameters
+         ev%derivatives_forward = any(p%derivative_mode == [DERIVATIVES_FORWARD, DERIVATIVES_ADAPTIVE]) &
+                                  .and. .not. central_differences(p, ev)
          ev%derivative_point = point
       end if
       any_fixed = any(p%fixed)
@@ -468,7 +480,7 @@ contains
       !> Exchange the last and the earlier derivatives (their storage, not their values).
       subroutine swap_derivatives()
          real(dp), allocatable :: held_point(:), held_jacobian(:, :)
-         logical :: held_have, held_with
+         logical :: held_have, held_with, held_forward
 
          call move_alloc(ev%earlier_point, held_point)
          call move_alloc(ev%derivative_point, ev%earlier_point)
@@ -478,10 +490,13 @@ contains
          call move_alloc(held_jacobian, ev%user_jacobian)
          held_have = ev%have_earlier_derivatives
          held_with = ev%earlier_with_parameters
+         held_forward = ev%earlier_forward
          ev%have_earlier_derivatives = ev%have_derivatives
          ev%earlier_with_parameters = ev%derivatives_with_parameters
+         ev%earlier_forward = ev%derivatives_forward
          ev%have_derivatives = held_have
          ev%derivatives_with_parameters = held_with
+         ev%derivatives_forward = held_forward
       end subroutine swap_derivatives
    end subroutine evaluate_derivatives
 
@@ -532,20 +547,41 @@ contains
       end do
    end subroutine user_jacobian_at
 
-   !> The fitness evaluations that a linearisation by differences costs: one per free variable
-   !> forward, two central (nominally: near a bound a central difference is one-sided); none
-   !> with the user's derivatives alone.
-   pure integer function difference_evaluations(p)
+   !> Whether the next linearisation by differences takes central ones (else forward ones).
+   pure logical function central_differences(p, ev)
       type(problem_data), intent(in) :: p
+      type(evaluator), intent(in) :: ev
       select case (p%derivative_mode)
-      case (DERIVATIVES_FORWARD)
-         difference_evaluations = count(.not. p%fixed)
       case (DERIVATIVES_CENTRAL, DERIVATIVES_CHECK)
-         difference_evaluations = 2 * count(.not. p%fixed)
+         central_differences = .true.
+      case (DERIVATIVES_ADAPTIVE)
+         central_differences = .not. ev%forward_differences
       case default
+         central_differences = .false.
+      end select
+   end function central_differences
+
+   !> The fitness evaluations that the next linearisation by differences costs: one per free
+   !> variable forward, two central (nominally: near a bound a central difference is
+   !> one-sided); none with the user's derivatives alone.
+   pure integer function difference_evaluations(p, ev)
+      type(problem_data), intent(in) :: p
+      type(evaluator), intent(in) :: ev
+      select case (p%derivative_mode)
+      case (DERIVATIVES_NONE, DERIVATIVES_USER)
          difference_evaluations = 0
+      case default
+         difference_evaluations = merge(2, 1, central_differences(p, ev)) * count(.not. p%fixed)
       end select
    end function difference_evaluations
+
+   !> From now on, adaptive differences are central ones (the forward ones' truncation error,
+   !> about h |f''| / 2, is the size of the gradient near a solution; the central ones' is
+   !> h^2 |f'''| / 6).  Forward differences held at a point are completed there.
+   subroutine use_central_differences(ev)
+      type(evaluator), intent(inout) :: ev
+      ev%forward_differences = .false.
+   end subroutine use_central_differences
 
    !> Finite differences with the per-variable raw step h_i:
    !>   central: dC/dX_i = (C(X + h_i e_i) - C(X - h_i e_i)) / (2 h_i),
@@ -555,17 +591,21 @@ contains
    !> backward one if need be) and when neither side has room, the step goes to the farther
    !> bound.  The stencil is every perturbed point in variable order, evaluated by
    !> raw_outputs_of_all.  raw_jacobian (n, m_user+1) is in the user's order, the merit last.
-   !> Fixed variables are not perturbed unless with_parameters is set.
-   subroutine difference_jacobian(p, ev, point, base, raw_jacobian, with_parameters, central)
+   !> Fixed variables are not perturbed unless with_parameters is set.  Given the forward
+   !> differences at the same point with the same steps, central ones evaluate only their
+   !> backward side: C(X + h_i e_i) - C(X) = h_i forward_i, to rounding.
+   subroutine difference_jacobian(p, ev, point, base, raw_jacobian, with_parameters, central, forward)
       type(problem_data), intent(in) :: p
       type(evaluator), intent(inout) :: ev
       real(dp), intent(in) :: point(:), base(:)
       real(dp), intent(out) :: raw_jacobian(:, :)
       logical, intent(in) :: with_parameters, central
+      real(dp), intent(in), optional :: forward(:, :)
       real(dp), allocatable :: stencil(:, :), outputs(:, :), offset(:, :)
       integer, allocatable :: perturbed(:), user_rows(:), column(:, :)
-      real(dp) :: h, up(p%n), down(p%n)
+      real(dp) :: h, h_down, up(p%n), down(p%n)
       integer :: i, k, side, n_points, ierr
+      logical :: forward_side_known
 
       raw_jacobian = 0.0_dp
       if (ev%status /= STATUS_OK) return
@@ -589,7 +629,10 @@ contains
             offset(:, k) = [h, 0.0_dp]
          end if
       end do
+      ! with the forward differences given, a two-sided offset's forward side is known
+      forward_side_known = present(forward)
       n_points = count(offset /= 0.0_dp)
+      if (forward_side_known) n_points = count(offset(2, :) /= 0.0_dp)
       allocate (stencil(p%n, n_points), outputs(p%m + 1, n_points), stat=ierr)
       if (ierr /= 0) then
          ev%status = STATUS_OUT_OF_MEMORY
@@ -599,7 +642,7 @@ contains
       column = 0
       do k = 1, size(perturbed)
          do side = 1, 2
-            if (offset(side, k) == 0.0_dp) cycle
+            if (offset(side, k) == 0.0_dp .or. (side == 1 .and. forward_side_known)) cycle
             n_points = n_points + 1
             column(side, k) = n_points
             stencil(:, n_points) = point
@@ -611,10 +654,18 @@ contains
       ! dC/dX_i = (C(X + a e_i) - C(X + b e_i)) / (a - b), with the offsets as represented.
       do k = 1, size(perturbed)
          i = perturbed(k)
-         h = stencil(i, column(1, k)) - point(i)
+         h = (point(i) + offset(1, k)) - point(i)
          if (column(2, k) > 0) then
-            raw_jacobian(i, :) = (outputs(user_rows, column(1, k)) - outputs(user_rows, column(2, k))) &
-                                 / (h - (stencil(i, column(2, k)) - point(i)))
+            h_down = stencil(i, column(2, k)) - point(i)
+            if (forward_side_known) then
+               raw_jacobian(i, :) = (h * forward(i, :) + (base(user_rows) - outputs(user_rows, column(2, k)))) &
+                                    / (h - h_down)
+            else
+               raw_jacobian(i, :) = (outputs(user_rows, column(1, k)) - outputs(user_rows, column(2, k))) &
+                                    / (h - h_down)
+            end if
+         else if (forward_side_known) then
+            raw_jacobian(i, :) = forward(i, :)   ! one-sided either way
          else
             raw_jacobian(i, :) = (outputs(user_rows, column(1, k)) - base(user_rows)) / h
          end if

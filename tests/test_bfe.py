@@ -16,15 +16,17 @@ from problems import Batched, Failing
 
 
 class Recording:
-    """A user-defined batch fitness evaluator that records the size of every batch and hands it on
-    to another evaluator."""
+    """A user-defined batch fitness evaluator that records every batch (its points and their
+    number) and hands it on to another evaluator."""
 
     def __init__(self, inner):
         self.inner = pygmo.bfe(inner)
         self.sizes = []
+        self.batches = []
 
     def __call__(self, prob, dvs):
         self.sizes.append(len(dvs) // prob.get_nx())
+        self.batches.append(np.reshape(dvs, (-1, prob.get_nx())))
         return self.inner(prob, dvs)
 
 
@@ -90,9 +92,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("make_problem, udbfe, options", CASES)
-def test_central_differences_in_batches_are_identical_to_serial(make_problem, udbfe, options):
-    serial = run(make_problem, **options)
-    batched = run(make_problem, bfe=pygmo.bfe(udbfe()), **options)
+@pytest.mark.parametrize("scheme", ["adaptive", "central"])
+def test_differences_in_batches_are_identical_to_serial(scheme, make_problem, udbfe, options):
+    serial = run(make_problem, finite_differences=scheme, **options)
+    batched = run(make_problem, bfe=pygmo.bfe(udbfe()), finite_differences=scheme, **options)
     assert serial[0].evaluations["fitness"] > 20
     assert_same_run(serial, batched)
     assert serial[2].get_fevals() == batched[2].get_fevals()
@@ -100,27 +103,39 @@ def test_central_differences_in_batches_are_identical_to_serial(make_problem, ud
 
 # (the gradient check always uses central differences)
 @pytest.mark.parametrize("make_problem, udbfe, options", [c for c in CASES if "check_gradient" not in c.values[2]])
-def test_forward_differences_in_batches_are_identical_to_serial(forward_differences, make_problem, udbfe, options):
-    serial = run(make_problem, **options)
-    batched = run(make_problem, bfe=pygmo.bfe(udbfe()), **options)
+def test_forward_differences_in_batches_are_identical_to_serial(make_problem, udbfe, options):
+    serial = run(make_problem, finite_differences="forward", **options)
+    batched = run(make_problem, bfe=pygmo.bfe(udbfe()), finite_differences="forward", **options)
     assert_same_run(serial, batched)
     assert serial[2].get_fevals() == batched[2].get_fevals()
 
 
-@pytest.mark.parametrize("central", [True, False])
-def test_every_stencil_is_one_batch_of_the_free_variables(request, central):
-    if not central:
-        request.getfixturevalue("forward_differences")
-    result, algo, _ = run(hs71_batched, bfe=Recording(pygmo.member_bfe()), variable_types=[0, 0, 1, 0])
+@pytest.mark.parametrize("scheme", ["central", "forward", "adaptive"])
+def test_every_stencil_is_one_batch_of_the_free_variables(scheme):
+    result, algo, _ = run(hs71_batched, bfe=Recording(pygmo.member_bfe()), variable_types=[0, 0, 1, 0],
+                          finite_differences=scheme)
     sizes = algo.bfe.extract(Recording).sizes
     free = 3
-    assert len(sizes) == result.iterations
-    if central:
+    if scheme == "central":
         # two points per variable, one where a bound leaves room on one side only: the start
         # [1, 5, 5, 1] is a corner of the box [1, 5]^4
+        assert len(sizes) == result.iterations
         assert sizes[0] == free and all(free <= size <= 2 * free for size in sizes)
-    else:
+    elif scheme == "forward":
         assert sizes == [free] * result.iterations
+    else:
+        # forward stencils until the run converges; there, one more iteration on central
+        # differences evaluates only their backward side X - h e_i (not where x is at its lower
+        # bound, 1: one-sided there), and confirms the point
+        assert result.status == pyoptgra.Status.OPTIMAL
+        assert len(sizes) == result.iterations
+        assert sizes[:-1] == [free] * (result.iterations - 1) and 1 <= sizes[-1] < free
+        # (the result may have moved from that point by a final polish of ~1e-8)
+        offsets = algo.bfe.extract(Recording).batches[-1] - result.x
+        steps = np.where(np.abs(offsets) > 1e-6, offsets, 0.0)
+        assert np.all(np.count_nonzero(steps, axis=1) == 1)
+        np.testing.assert_allclose(steps.sum(axis=1), -1e-5, rtol=1e-3)
+        assert not steps[:, 2].any()   # the fixed variable
     # the rest are the points the engine asks for one at a time (start, steps, probes)
     assert sum(sizes) < result.evaluations["fitness"]
 

@@ -335,14 +335,17 @@ class _RecordingQuadratic:
     ({"finite_difference_step": 0.01}, [0.01, 0.01]),
     ({"finite_difference_step": [0.1, 0.2], "variable_scaling_factors": [100.0, 0.5]}, [0.1, 0.2]),
 ])
-def test_difference_steps_default_to_1e_5_variable_scales(settings, steps):
+@pytest.mark.parametrize("scheme", ["adaptive", "central", "forward"])
+def test_difference_steps_default_to_1e_5_variable_scales(settings, steps, scheme):
     problem = pygmo.problem(_RecordingQuadratic())
-    result = pyoptgra.optgra(max_iterations=1, **settings).solve(problem, [3.0, 4.0])
+    result = pyoptgra.optgra(max_iterations=1, finite_differences=scheme, **settings).solve(problem, [3.0, 4.0])
     points = problem.extract(_RecordingQuadratic).points
-    # the start, then its stencil X + h_1 e_1, X - h_1 e_1, X + h_2 e_2, X - h_2 e_2
-    offsets = np.array(points[1:5]) - np.array([3.0, 4.0])
-    np.testing.assert_allclose(np.abs(offsets).max(axis=0), steps, rtol=1e-9)
-    assert result.evaluations["fitness"] >= 5
+    # the start, then its stencil: central X + h_1 e_1, X - h_1 e_1, X + h_2 e_2, X - h_2 e_2;
+    # forward (adaptive ones start forward) X + h_1 e_1, X + h_2 e_2
+    expected = [[1, 0], [-1, 0], [0, 1], [0, -1]] if scheme == "central" else [[1, 0], [0, 1]]
+    offsets = np.array(points[1 : 1 + len(expected)]) - np.array([3.0, 4.0])
+    np.testing.assert_allclose(offsets, np.array(expected) * steps, rtol=1e-9)
+    assert result.evaluations["fitness"] >= 1 + len(expected)
 
 
 class CountingHS71(Hs71):
