@@ -1,8 +1,9 @@
 """Speed-up of parallel finite differences: optgra(bfe=pygmo.bfe(pygmo.mp_bfe())) against serial.
 
 The problem has 20 variables, no gradient, three constraints and a fitness that sleeps 5 ms, as a
-stand-in for an expensive simulation.  Without a gradient every linearisation evaluates the 40
-points of the central-difference stencil; with ``bfe`` they go to 2 worker processes at once.
+stand-in for an expensive simulation.  Without a gradient every linearisation evaluates a
+difference stencil (20 forward points, 40 central ones); with ``bfe`` they go to 2 worker
+processes at once.
 The two runs must reach the same point with the same number of evaluations.
 
 Run:  python benchmarks/bfe_speedup.py [--iterations N] [--repeats R]

@@ -16,6 +16,9 @@ summary.)  Measurements (see overhead_problems.py for the problems):
   bfe20       5 ms fitness, nx = 20, no gradient: wall serial / wall with a 2-process
               mp_bfe given as ``optgra(..., bfe=pygmo.bfe(pygmo.mp_bfe()))``                >= 1.7x
               ("not supported" while optgra's constructor has no ``bfe`` argument)
+  bfe20_central  the same with ``finite_differences="central"`` (the stencil of 2n points at
+              every linearisation, as in the reference; the default adaptive differences
+              evaluate n until the end, so the serial part weighs more)                   >= 1.7x
 
 Overhead per evaluation = (wall - time spent inside the problem's fitness and gradient calls) /
 fitness evaluations.  Time per iteration = wall / iterations (pyoptgra: ``Result.iterations``;
@@ -46,7 +49,7 @@ FIELDS = ["solver", "kind", "nx", "status", "wall_s", "fevals", "gevals", "engin
           "per_iteration_ms", "solver_per_iteration_ms", "objective", "rel_error", "max_violation",
           "wall_serial_s", "speedup", "clock", "load_average", "metric", "target", "value", "meets"]
 
-DEFAULT_KINDS = ["lineq800", "box800", "fd100_box", "fd100_free", "dint501", "pend501", "bfe20"]
+DEFAULT_KINDS = ["lineq800", "box800", "fd100_box", "fd100_free", "dint501", "pend501", "bfe20", "bfe20_central"]
 
 
 def _pyoptgra_run(prob, x0, max_iterations):
@@ -96,9 +99,10 @@ def run_targets(kinds, repeats=5, budget=60.0, ref_venv=S.DEFAULT_REF_VENV, no_r
     for kind in kinds:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if kind == "bfe20":
-                r = OP.measure_bfe(lambda **kw: pyoptgra.optgra(**kw), OP.accepts_bfe(pyoptgra.optgra),
-                                   {"repeats": repeats, "clock": bfe_clock})
+            if kind in OP.BFE_KINDS:
+                r = OP.measure_bfe(lambda **kw: pyoptgra.optgra(**OP.BFE_KINDS[kind], **kw),
+                                   OP.accepts_bfe(pyoptgra.optgra),
+                                   {"kind": kind, "repeats": repeats, "clock": bfe_clock})
             else:
                 r = OP.measure(_pyoptgra_run, {"kind": kind, "repeats": repeats, "budget": budget})
         r["solver"] = "pyoptgra"
@@ -114,7 +118,7 @@ def run_targets(kinds, repeats=5, budget=60.0, ref_venv=S.DEFAULT_REF_VENV, no_r
             say(notes[-1])
         else:
             for kind in kinds:
-                op = "bfe" if kind == "bfe20" else "overhead"
+                op = "bfe" if kind in OP.BFE_KINDS else "overhead"
                 rep = ref.request({"op": op, "kind": kind, "repeats": repeats, "budget": budget,
                                    "skip_unsupported": True, "clock": bfe_clock}, timeout)
                 if not rep.get("ok"):
@@ -140,7 +144,7 @@ def run_targets(kinds, repeats=5, budget=60.0, ref_venv=S.DEFAULT_REF_VENV, no_r
 def _line(r):
     if not r.get("ok", True):
         return f"{r['status']}: {r.get('error', '')}"
-    if r["kind"] == "bfe20":
+    if r["kind"] in OP.BFE_KINDS:
         sp = r.get("speedup")
         if "wall_serial" not in r:
             return r.get("status", "")
@@ -167,7 +171,7 @@ def to_rows(results):
                    engine_gevals=r.get("engine_gevals") if r.get("engine_gevals") is not None else "",
                    metric=r.get("metric", ""), target=r.get("target", ""), value=r.get("value", ""),
                    meets=r.get("meets", ""))
-        if r["kind"] == "bfe20":
+        if r["kind"] in OP.BFE_KINDS:
             row.update(wall_serial_s=_fmt(r.get("wall_serial"), ".6g"), speedup=_fmt(r.get("speedup"), ".4g"),
                        clock=r.get("clock", ""),
                        load_average=_fmt(r.get("load_average"), ".2f"), objective=_fmt(r.get("f_serial"), ".10g"))
@@ -210,7 +214,7 @@ def _cell(row):
             extra = " (wrong answer)"
     if row["metric"] == "ms / iteration" and row["iterations"]:
         extra += f" ({'~' if str(row['iterations_estimated']) == '1' else ''}{row['iterations']} it.)"
-    if row["kind"] == "bfe20" and row["wall_s"]:
+    if row["kind"] in OP.BFE_KINDS and row["wall_s"]:
         extra += f" ({float(row['wall_serial_s']):.2f} s → {float(row['wall_s']):.2f} s)"
     return f"{v}{extra}"
 
@@ -236,7 +240,7 @@ def details_markdown(rows) -> str:
     order = list(OP.TARGETS)
     rows = sorted(rows, key=lambda r: (order.index(r["kind"]), r["solver"] != "pyoptgra"))
     for r in rows:
-        if r["kind"] == "bfe20":
+        if r["kind"] in OP.BFE_KINDS:
             continue
         if not r["wall_s"]:
             out.append(f"| {r['kind']} | {r['solver']} | {r['status']} |" + " |" * 11)
@@ -247,12 +251,13 @@ def details_markdown(rows) -> str:
         out.append(f"| {r['kind']} | {r['solver']} | {r['status']} | {float(r['wall_s']) * 1e3:.4g} | {r['fevals']} | "
                    f"{r['gevals']} | {eng} | {it} | {r['own_time_ms']} | {r['overhead_per_feval_us']} | "
                    f"{r['per_iteration_ms']} | {r['solver_per_iteration_ms']} | {r['objective']} | {r['rel_error'] or '–'} |")
-    bfe = [r for r in rows if r["kind"] == "bfe20"]
+    bfe = [r for r in rows if r["kind"] in OP.BFE_KINDS]
     if bfe:
         out += ["", "| bfe20 | solver | status | serial wall s | fevals (serial) | bfe wall s | speed-up | load average |",
                 "|---|---|---|---|---|---|---|---|"]
         for r in bfe:
-            out.append(f"| 5 ms fitness ({r['clock'] or 'cpu'}), nx=20 | {r['solver']} | {r['status']} | {r['wall_serial_s'] or '–'} | "
+            scheme = OP.BFE_KINDS[r["kind"]].get("finite_differences", "adaptive")
+            out.append(f"| 5 ms fitness ({r['clock'] or 'cpu'}), nx=20, {scheme} differences | {r['solver']} | {r['status']} | {r['wall_serial_s'] or '–'} | "
                        f"{r['fevals'] or '–'} | {r['wall_s'] if r['speedup'] else '–'} | {r['speedup'] or '–'} | "
                        f"{r['load_average'] or '–'} |")
     return "\n".join(out)

@@ -66,7 +66,7 @@ def overhead(req: dict) -> dict:
 def bfe(req: dict) -> dict:
     supported = overhead_problems.accepts_bfe(pyoptgra.optgra)
     if not supported and req.get("skip_unsupported"):
-        return {"ok": True, "kind": "bfe20", "supported": False, "speedup": None, "status": "not supported"}
+        return {"ok": True, "kind": req.get("kind", "bfe20"), "supported": False, "speedup": None, "status": "not supported"}
     return overhead_problems.measure_bfe(lambda **kw: pyoptgra.optgra(**kw), supported, req)
 
 
