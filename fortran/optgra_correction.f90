@@ -12,7 +12,7 @@
 !> passes converge fast enough to beat the cost of a new linearisation.
 module optgra_correction
    use optgra_kinds
-   use optgra_vector, only: dot, norm
+   use optgra_vector, only: dot, norm, all_finite
    use optgra_state, only: engine_state, MODE_OPTIMISE
    use optgra_problem, only: violated, total_violation, directional_derivatives, is_bound_row, &
                              clip_to_box, directional_derivative, add_gradient
@@ -33,6 +33,8 @@ module optgra_correction
    real(dp), parameter :: RELINEARISATION_PASSES = 8.0_dp
    !> A violation farther than this many radii away (in the linear model) is hopeless.
    real(dp), parameter :: HOPELESS_RADII = 1000.0_dp
+   !> The longest direction whose squared length is finite.
+   real(dp), parameter :: LONGEST_DIRECTION = sqrt(huge(1.0_dp))
    !> A constraint hit or included this often in one walk means the walk is cycling.
    integer, parameter :: MAX_REPEATS = 20
 
@@ -291,6 +293,12 @@ contains
 
                ! Unit direction d = (h - sum mu_i g_{a_i}) / |p|, up to the ball or the first hit.
                d = (h - active_combination(f, g, mu)) / pnorm
+               ! (multipliers beyond the floating-point range: gradients of norm ~1e-150 against
+               ! violations of ~1e9 tolerances)
+               if (.not. all_finite(d)) then
+                  outcome = WALK_HOPELESS
+                  return
+               end if
                step = ball_step(st%x - st%memory%reference_point, d, st%memory%correction_radius)
                call move_to_first_hit(st, d, 1.0_dp, step, hit)
                if (hit == 0) then
@@ -399,6 +407,12 @@ contains
             d = active_combination(f, g, backward_solve(f, forward_solve(f, -c(f%list(1:f%count)))))
             dn = norm(d)
             if (dn == 0.0_dp) return
+            ! A d whose squared length overflows (gradients of norm ~1e-150 against violations of
+            ! ~1e9 tolerances) cannot be stepped along: its products are infinite or NaN.
+            if (.not. (dn <= LONGEST_DIRECTION)) then
+               outcome = WALK_HOPELESS
+               return
+            end if
             ! Hold the candidate inequality that d violates fastest, then recompute d.
             pick = 0
             best = 0.0_dp

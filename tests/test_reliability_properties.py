@@ -222,3 +222,23 @@ def test_random_small_problems_never_crash_hang_or_return_non_finite_x(data):
     fixed = np.asarray(kwargs.get("variable_types", [0] * udp.n)) == 1
     # fixed variables come back exactly, whatever the scaling or bound transform
     assert np.array_equal(result.x[fixed], np.asarray(x0)[fixed])
+
+
+@pytest.mark.parametrize("max_distance", [0.0, 10.0])
+def test_gradients_of_norm_1e_150_do_not_overflow_the_correction(max_distance):
+    """Found by the property test above: at x = 4e-159 the equality 0.3 x^2 = 1 has the gradient
+    2.5e-159 (2.5e-150 in tolerances of 1e-9), and the correction's step A^+ (-c) to it, some
+    1e308 long, overflowed: the run then evaluated the problem at x = NaN.  A direction whose
+    squared length overflows is not stepped along."""
+    data = [-1.0, 1.0, 0.0, 0.0, 1e-300, -3.0, 1.0, -2.2, 0.5, 3.0, 1.0, -1.0, -2.2]
+    udp = Random(1, 1, 2, data, [-1.964910734004893], [4.050025708181295], True)
+    points = []
+    fitness = udp.fitness
+    udp.fitness = lambda x: points.append(np.array(x)) or fitness(x)
+    algo = pyoptgra.optgra(max_iterations=1, max_correction_iterations=1, max_distance_per_iteration=max_distance,
+                           perturbation_for_snd_order_derivatives=0.0, bounds_to_constraints=False,
+                           bound_constraints_tolerance=1e-9, merit_function_threshold=1e-9, optimization_method=0)
+    result = algo.solve(udp, [4.1039128036298043e-159])
+    assert result.status == pyoptgra.Status.NOT_MATCHED   # 2.2 + 0.1 x^2 <= 0 has no solution
+    assert np.all(np.isfinite(result.x)) and np.all(np.isfinite(result.fitness))
+    assert all(np.all(np.isfinite(p)) for p in points)
