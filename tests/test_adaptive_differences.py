@@ -10,29 +10,21 @@ import pytest
 
 import hs_problems as H
 import pyoptgra
+from problems import Forwarding
 
 SWITCH = "converged on forward differences: again on central ones"
 
 
-class Recording:
+class Recording(Forwarding):
     """A problem without gradient that records every point its fitness is called at."""
 
     def __init__(self, udp):
-        self.udp = udp
+        super().__init__(udp)
         self.points = []
 
     def fitness(self, x):
         self.points.append(np.array(x, dtype=float))
         return self.udp.fitness(x)
-
-    def get_bounds(self):
-        return self.udp.get_bounds()
-
-    def get_nec(self):
-        return self.udp.get_nec()
-
-    def get_nic(self):
-        return self.udp.get_nic()
 
 
 def solve(name, scheme, caplog=None, **options):
