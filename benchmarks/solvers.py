@@ -69,8 +69,8 @@ def solve_pyoptgra(case, with_gradient, x0, time_limit):
     """``evolve`` of a population holding the evaluated start, as for pygmo's own solvers (their
     counts start after ``push_back`` too); the run's :class:`pyoptgra.Result` (``last_result``)
     gives the status, the iterations and the engine's own evaluation counts (cross-checked
-    against the counted wrapper's, which stay the reported counts); pyoptgra does its own central
-    differences when there is no gradient."""
+    against the counted wrapper's, which stay the reported counts); pyoptgra does its own finite
+    differences (its default, adaptive ones) when there is no gradient."""
     import pyoptgra
 
     pop = pygmo.population(counting.wrap(case.make_udp(with_gradient), with_gradient))

@@ -72,7 +72,7 @@ contains
    end function ogctyp
 
    !> Derivative mode (-1 check, 0 none, 1 user, 2 central, 3 forward, 4 adaptive differences:
-   !> forward ones until an optimisation would end, central ones from there) and the raw
+   !> forward ones until an optimisation converges, central ones from there) and the raw
    !> finite-difference step of each variable (n, positive).
    integer(c_int) function ogderi(handle, mode, steps) bind(c, name='ogderi')
       type(c_ptr), value :: handle

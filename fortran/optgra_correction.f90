@@ -33,8 +33,6 @@ module optgra_correction
    real(dp), parameter :: RELINEARISATION_PASSES = 8.0_dp
    !> A violation farther than this many radii away (in the linear model) is hopeless.
    real(dp), parameter :: HOPELESS_RADII = 1000.0_dp
-   !> The longest direction whose squared length is finite.
-   real(dp), parameter :: LONGEST_DIRECTION = sqrt(huge(1.0_dp))
    !> A constraint hit or included this often in one walk means the walk is cycling.
    integer, parameter :: MAX_REPEATS = 20
 
@@ -407,9 +405,9 @@ contains
             d = active_combination(f, g, backward_solve(f, forward_solve(f, -c(f%list(1:f%count)))))
             dn = norm(d)
             if (dn == 0.0_dp) return
-            ! A d whose squared length overflows (gradients of norm ~1e-150 against violations of
-            ! ~1e9 tolerances) cannot be stepped along: its products are infinite or NaN.
-            if (.not. (dn <= LONGEST_DIRECTION)) then
+            ! A d beyond the floating-point range (gradients of norm ~1e-150 against violations of
+            ! ~1e9 tolerances) cannot be stepped along.
+            if (.not. all_finite(d)) then
                outcome = WALK_HOPELESS
                return
             end if

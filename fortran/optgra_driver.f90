@@ -61,6 +61,8 @@ contains
       integer, intent(out) :: result, iterations, info
       real(dp), allocatable :: x_best(:), c_best(:), raw_best(:), step_origin(:)
       real(dp), allocatable :: x_linearised(:), raw_linearised(:), correction_origin(:)
+      ! where the run converged on forward differences, being confirmed on central ones
+      real(dp), allocatable :: x_converged(:)
       real(dp) :: origin_merit, origin_violation
       logical :: judging, correcting, escaped, stuck
       real(dp) :: violation, distance, old_mean, mean_distance, mean_merit
@@ -287,7 +289,15 @@ contains
                y_raw = raw_linearised
             end if
             ! The budget ends the run even where another exit was about to (out of iterations,
-            ! stuck, at a wall): only the best point's outputs could not be had without it.
+            ! stuck, at a wall): only the best point's outputs could not be had without it.  A
+            ! run that converged on forward differences, and found nothing better while the
+            ! budget lasted, keeps that verdict (its multipliers were recorded there).
+            if (allocated(x_converged) .and. result /= RESULT_OPTIMAL) then
+               if (all(st%x == x_converged)) then
+                  result = RESULT_OPTIMAL
+                  st%stop_reason = STOP_CONVERGED
+               end if
+            end if
             if (result /= RESULT_OPTIMAL) then
                result = merge(RESULT_MATCHED, RESULT_NOT_MATCHED, first_feasible /= 0)
                st%stop_reason = STOP_EVALUATIONS
@@ -350,6 +360,8 @@ contains
                       k - first_feasible < max_optimisation - 1 .and. &
                       within_budget(ev, difference_evaluations(p, ev))
             if (.not. confirm) return
+            x_converged = st%x
+            call record_multipliers(st)
             call use_central_differences(ev)
             call log_message(st%log, 2, 'converged on forward differences: again on central ones')
          end associate

@@ -47,7 +47,7 @@ module optgra_kinds
    integer, parameter, public :: DERIVATIVES_USER = 1
    integer, parameter, public :: DERIVATIVES_CENTRAL = 2
    integer, parameter, public :: DERIVATIVES_FORWARD = 3
-   ! forward differences until an optimisation would end at a point, central ones from there
+   ! forward differences until an optimisation converges at a point, central ones from there
    integer, parameter, public :: DERIVATIVES_ADAPTIVE = 4
    integer, parameter, public :: DERIVATIVES_CHECK = -1
 

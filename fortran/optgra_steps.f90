@@ -11,10 +11,21 @@ contains
 
    !> Largest t >= 0 with |delta + t d| <= radius, i.e. the positive root of
    !>     (d.d) t^2 + 2 (delta.d) t + (delta.delta - radius^2) = 0,
-   !> computed without cancellation.  Zero when delta is already outside the ball.
+   !> computed without cancellation.  Zero when delta is already outside the ball.  For a d so
+   !> long that the products overflow, the root along d / |d|, divided by |d|.
    pure real(dp) function ball_step(delta, d, radius) result(t)
       real(dp), intent(in) :: delta(:), d(:), radius
-      t = ball_step_from_products(dot(d, d), dot(delta, d), dot(delta, delta), radius)
+      real(dp) :: dd, delta_delta, length
+      dd = dot(d, d)
+      delta_delta = dot(delta, delta)
+      if (dd == 0.0_dp) then
+         t = 0.0_dp
+      else if (dd * max(delta_delta, radius**2) < 0.25_dp * huge(1.0_dp)) then
+         t = ball_step_from_products(dd, dot(delta, d), delta_delta, radius)
+      else
+         length = norm(d)
+         t = ball_step_from_products(1.0_dp, dot(delta, d / length), delta_delta, radius) / length
+      end if
    end function ball_step
 
    !> ball_step from the scalar products d.d, delta.d and delta.delta.
@@ -27,6 +38,11 @@ contains
       b = delta_d
       c = delta_delta - radius**2
       if (a == 0.0_dp .or. c >= 0.0_dp) return
+      if (.not. (c >= -huge(1.0_dp))) then
+         ! radius^2 overflows (a radius beyond 1e154): |delta| is negligible against it
+         t = max(radius / sqrt(a) - b / a, 0.0_dp)
+         return
+      end if
       root = sqrt(b**2 - a * c)
       if (b >= 0.0_dp) then
          t = -c / (b + root)

@@ -171,7 +171,7 @@ class optgra:
             no gradient, a number or one per variable, or None for 1e-5 times each variable's
             scaling factor (keyword-only).
         finite_differences: the differences used when the problem has no gradient
-            (keyword-only): ``"adaptive"`` (forward differences until the run would end, then
+            (keyword-only): ``"adaptive"`` (forward differences until the run converges, then
             central ones at that point and from there on), ``"central"`` or ``"forward"``; see
             below.
         check_gradient: compare the problem's gradient with central differences at every
@@ -200,10 +200,11 @@ class optgra:
     and is far more accurate (error about :math:`h^2 |f'''| / 6` instead of
     :math:`h |f''| / 2`), which matters only near a solution, where the gradient is small.  The
     default ``finite_differences="adaptive"`` therefore takes forward differences until the run
-    would end at a point (converged), then completes them there to central ones (the
+    converges at a point, then completes them there to central ones (the
     :math:`n_{free}` points :math:`X - h_i e_i` only) and judges again, and takes central ones
-    from there on, at nearly half the cost of central differences throughout; the sensitivity
-    methods, whose answers rest on one linearisation, take central ones.  ``check_gradient``
+    from there on, at nearly half the cost of central differences throughout (a run that ends
+    otherwise ends on forward ones); the sensitivity methods, whose answers rest on one
+    linearisation, take central ones unless ``finite_differences="forward"``.  ``check_gradient``
     compares with central differences.  Within :math:`h_i` of a bound a difference is one-sided,
     towards the interior.  With ``bfe``, each stencil goes to the evaluator in one call, in that
     order (``dvs`` flattened as pygmo expects), so that a slow fitness is evaluated in parallel.
@@ -522,7 +523,7 @@ class optgra:
         """Linearise ``problem`` at ``x`` and find its active set, for the sensitivity methods.
 
         One evaluation of the fitness and its gradient (or central differences, parameters
-        included); ``x`` does not move.  ``bounds_to_constraints``, ``variable_types`` (1 marks a
+        included; forward ones with ``finite_differences="forward"``); ``x`` does not move.  ``bounds_to_constraints``, ``variable_types`` (1 marks a
         parameter), the problem's ``c_tol`` and ``bound_constraints_tolerance`` are honoured;
         ``khan_bounds``, ``force_bounds`` and ``constraint_priorities`` play no part.  The result
         is kept as :attr:`sensitivity_state`.  See :mod:`pyoptgra.sensitivity`.

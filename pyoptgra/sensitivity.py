@@ -1,7 +1,7 @@
 r"""Sensitivity analysis and linear updates at a point.
 
 ``optgra.prepare_sensitivity(problem, x)`` linearises the problem at ``x`` (one evaluation of the
-fitness and its gradient, or central differences) and finds the *active set*: every equality
+fitness and its gradient, or central differences unless ``finite_differences="forward"``) and finds the *active set*: every equality
 constraint, and the inequality constraints (bound constraints included) that are on or beyond
 their boundary, within their tolerance, and against which the objective pushes (a Lagrange
 multiplier of the right sign).  Nothing moves.  The result is a :class:`SensitivityState`, a plain

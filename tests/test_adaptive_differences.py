@@ -103,6 +103,42 @@ def test_no_switch_without_room_in_the_budget(caplog, limit):
     assert SWITCH in log and adaptive.iterations > forward.iterations
 
 
+@pytest.mark.parametrize("name", ["hs071", "hs001", "hs035"])
+def test_a_budget_spent_while_confirming_keeps_the_forward_verdict(name):
+    """A run that converged on forward differences and spends max_evaluations during the
+    confirming iteration (its probes, beyond the backward points the switch reserves) ends
+    OPTIMAL at the point it converged at, unless it found a better one before the budget ran
+    out (then MATCHED there): more budget never makes the result worse."""
+    forward, _ = solve(name, "forward")
+    n = len(forward.x)
+    statuses = set()
+    for extra in range(1, 2 * n + 8):
+        adaptive, _ = solve(name, "adaptive", max_evaluations=forward.evaluations["fitness"] + extra)
+        statuses.add(adaptive.status)
+        if adaptive.status == pyoptgra.Status.OPTIMAL:
+            assert adaptive.objective <= forward.objective + 1e-12 * max(1.0, abs(forward.objective))
+            assert adaptive.multipliers is not None and np.all(np.isfinite(adaptive.multipliers))
+        else:
+            assert adaptive.status == pyoptgra.Status.MATCHED, (extra, adaptive.message)
+            assert adaptive.objective < forward.objective, (extra, adaptive.message)
+    assert pyoptgra.Status.OPTIMAL in statuses
+
+
+def test_the_completed_central_differences_are_central_ones():
+    """Started at HS 71's optimum, a run converges at once on forward differences, completes
+    them there to central ones and converges again: its multipliers (from the completed
+    Jacobian) are those of central differences throughout, not those of forward ones."""
+    x_star = [1.0, 4.74299963, 3.82114998, 1.37940829]
+    runs = {}
+    for scheme in ("adaptive", "central", "forward"):
+        problem = pygmo.problem(H.get_problem("hs071", with_gradient=False))
+        problem.c_tol = [1e-6] * problem.get_nc()
+        runs[scheme] = pyoptgra.optgra(finite_differences=scheme).solve(problem, x_star)
+        assert runs[scheme].status == pyoptgra.Status.OPTIMAL
+    np.testing.assert_allclose(runs["adaptive"].multipliers, runs["central"].multipliers, rtol=1e-10)
+    assert not np.allclose(runs["forward"].multipliers, runs["central"].multipliers, rtol=1e-8)
+
+
 def test_sensitivity_takes_central_differences():
     """prepare_sensitivity linearises once, and its answers rest on that: adaptive differences
     take central ones there (the state is the central one, bit for bit; forward ones differ)."""

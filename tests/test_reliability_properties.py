@@ -242,3 +242,14 @@ def test_gradients_of_norm_1e_150_do_not_overflow_the_correction(max_distance):
     assert result.status == pyoptgra.Status.NOT_MATCHED   # 2.2 + 0.1 x^2 <= 0 has no solution
     assert np.all(np.isfinite(result.x)) and np.all(np.isfinite(result.fitness))
     assert all(np.all(np.isfinite(p)) for p in points)
+
+
+@pytest.mark.parametrize("max_distance", [1e6, 1e160, 1e300])
+def test_a_radius_beyond_1e154_means_no_limit(max_distance):
+    """radius^2 overflowed in the ball step for radii beyond 1e154 (a user's "no limit"): HS 71
+    then ended NOT_MATCHED after its first evaluation.  Such a radius now limits nothing."""
+    problem = pygmo.problem(pygmo.hock_schittkowski_71())
+    problem.c_tol = [1e-6] * problem.get_nc()
+    result = pyoptgra.optgra(max_distance_per_iteration=max_distance).solve(problem, [1.0, 5.0, 5.0, 1.0])
+    assert result.status == pyoptgra.Status.OPTIMAL, result.message
+    assert result.objective == pytest.approx(17.0140173, rel=1e-7)
