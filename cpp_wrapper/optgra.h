@@ -26,7 +26,7 @@ enum {
   OG_STOP_TIMEOUT = 5,     // the wall-clock deadline passed (result 5)
   OG_STOP_STAGNATION = 6,   // the best merit stopped improving
   OG_STOP_WALL = 7,         // no gain of a tolerance left short of a constraint the steps hit
-  OG_STOP_STUCK = 8,        // a correction that cannot move
+  OG_STOP_STUCK = 8,        // a correction that cannot move, or a next point beyond the floating-point range
   OG_STOP_DIVERGING = 9     // the distance to feasibility kept growing (result 4)
 };
 

@@ -280,7 +280,11 @@ contains
                y_raw = st%evaluator%cached_outputs
             end if
          end if
-         if (limit_reached(st%evaluator)) then
+         ! A step beyond the floating-point range (constraint derivatives some 1e-150 of their
+         ! tolerances) stops the run where it stood, like a limit, as a move that cannot be made.
+         if (st%evaluator%status == STATUS_NONFINITE_POINT) &
+            call log_message(st%log, 2, 'the next point is not finite: stop where the run stood')
+         if (limit_reached(st%evaluator) .or. st%evaluator%status == STATUS_NONFINITE_POINT) then
             if (first_feasible /= 0) then
                st%x = x_best
                y_raw = raw_best
@@ -300,7 +304,7 @@ contains
             end if
             if (result /= RESULT_OPTIMAL) then
                result = merge(RESULT_MATCHED, RESULT_NOT_MATCHED, first_feasible /= 0)
-               st%stop_reason = STOP_EVALUATIONS
+               st%stop_reason = merge(STOP_STUCK, STOP_EVALUATIONS, st%evaluator%status == STATUS_NONFINITE_POINT)
             end if
             if (st%evaluator%status == STATUS_DEADLINE) then
                result = RESULT_TIMEOUT

@@ -180,12 +180,18 @@ contains
       within_budget = ev%max_fitness_calls <= 0 .or. ev%fitness_calls + calls <= ev%max_fitness_calls
    end function within_budget
 
-   !> Whether a fitness call may be made now; if not, ev%status says why.
-   logical function may_evaluate(ev)
+   !> Whether a fitness call at points that are (finite_points) all finite may be made now; if
+   !> not, ev%status says why.
+   logical function may_evaluate(ev, finite_points)
       type(evaluator), intent(inout) :: ev
+      logical, intent(in) :: finite_points
 
       may_evaluate = .false.
       if (ev%status /= STATUS_OK) return
+      if (.not. finite_points) then
+         ev%status = STATUS_NONFINITE_POINT
+         return
+      end if
       if (.not. within_budget(ev, 1)) then
          ev%status = STATUS_BUDGET_SPENT
          return
@@ -203,7 +209,7 @@ contains
       procedure(fitness_callback), pointer :: fitness
 
       raw = 0.0_dp
-      if (.not. may_evaluate(ev)) return
+      if (.not. may_evaluate(ev, all_finite(point))) return
       if (.not. c_associated(ev%fitness)) then
          ev%status = STATUS_NOT_READY
          return
@@ -230,6 +236,7 @@ contains
       procedure(batch_fitness_callback), pointer :: batch
       real(dp), allocatable :: values(:, :)
       integer :: k, n_points, ierr
+      logical :: finite_points
 
       raw = 0.0_dp
       n_points = size(points, 2)
@@ -241,7 +248,11 @@ contains
          end do
          return
       end if
-      if (.not. may_evaluate(ev)) return
+      finite_points = .true.
+      do k = 1, n_points
+         finite_points = finite_points .and. all_finite(points(:, k))
+      end do
+      if (.not. may_evaluate(ev, finite_points)) return
       allocate (values(p%m_user + 1, n_points), stat=ierr)
       if (ierr /= 0) then
          ev%status = STATUS_OUT_OF_MEMORY

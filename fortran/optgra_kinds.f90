@@ -16,6 +16,9 @@ module optgra_kinds
    ! Evaluator states that end a run normally (never returned by an entry point).
    integer, parameter, public :: STATUS_DEADLINE = 6          ! the wall-clock deadline has passed
    integer, parameter, public :: STATUS_BUDGET_SPENT = 7      ! the fitness-call budget is spent
+   ! the next point to evaluate is not finite (a step beyond the floating-point range): the run
+   ! stops where it stood instead of calling the problem there
+   integer, parameter, public :: STATUS_NONFINITE_POINT = 8
 
    ! Result codes of an optimisation ("finopt").
    integer, parameter, public :: RESULT_OPTIMAL = 1      ! feasible and converged
@@ -33,7 +36,7 @@ module optgra_kinds
    integer, parameter, public :: STOP_TIMEOUT = 5     ! the wall-clock deadline
    integer, parameter, public :: STOP_STAGNATION = 6   ! the best merit stopped improving
    integer, parameter, public :: STOP_WALL = 7         ! no gain of a tolerance short of a constraint hit
-   integer, parameter, public :: STOP_STUCK = 8        ! a correction that cannot move
+   integer, parameter, public :: STOP_STUCK = 8        ! a correction that cannot move, or a non-finite next point
    integer, parameter, public :: STOP_DIVERGING = 9    ! the distance to feasibility kept growing
 
    ! Output types as given by the caller (merit: +1 maximise, -1 minimise).

@@ -52,7 +52,8 @@ class StopReason(enum.IntEnum):
     #: The steps ended at a constraint with less than one tolerance of gain left short of it.
     WALL = 7
     #: A correction could not move: the constraints may have no common solution nearby, or their
-    #: linearisation is degenerate there.
+    #: linearisation is degenerate there; or the next point was beyond the floating-point range
+    #: (derivatives some 1e-150 of their tolerances), and the run stopped where it stood.
     STUCK = 8
     #: The distance to feasibility kept growing (``INFEASIBLE``).
     DIVERGING = 9
@@ -79,7 +80,8 @@ _SPECIFIC_MESSAGES = {
         "tolerance of gain left short of it."
     ),
     (Status.MATCHED, StopReason.STUCK): (
-        "Constraints matched, but not optimal: the correction back onto the constraints could not move."
+        "Constraints matched, but not optimal: the run could not move on from here (a correction "
+        "back onto the constraints that could not move, or a step beyond the floating-point range)."
     ),
     (Status.NOT_MATCHED, StopReason.ITERATIONS): "Not converged: the constraints were not matched within max_iterations.",
     (Status.NOT_MATCHED, StopReason.CORRECTIONS): (

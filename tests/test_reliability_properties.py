@@ -253,3 +253,25 @@ def test_a_radius_beyond_1e154_means_no_limit(max_distance):
     result = pyoptgra.optgra(max_distance_per_iteration=max_distance).solve(problem, [1.0, 5.0, 5.0, 1.0])
     assert result.status == pyoptgra.Status.OPTIMAL, result.message
     assert result.objective == pytest.approx(17.0140173, rel=1e-7)
+
+
+def test_a_next_point_beyond_the_floating_point_range_is_not_evaluated():
+    """Equalities whose gradients are ~1e-160 (1e-151 of their tolerances) at the start: the
+    optimisation step's second-order correction A^+ q overflowed, and the run asked the problem
+    for its fitness at x = NaN.  The engine never evaluates a non-finite point: the run stops
+    where it stood (MATCHED here: the start is feasible), with the reason STUCK."""
+    data = [0.0, 1e-200, 1e-160, 3.0, -3.0, 1.0, 0.0, 3.0, 1e-300, 1e-200, 1e-200, 0.0, 0.0, 1e-200,
+            1e-200, -1.0, 1e-160, 1e-200, 1e-200, -3.0, -1.0, -2.2, -3.0, 0.5]
+    udp = Random(3, 2, 0, data, [-0.9868258822065714, -4.596365828460135, -1.272706097064538],
+                 [1.95460371345898, 2.3042116009320446, 0.5474197288966681], True)
+    points = []
+    fitness = udp.fitness
+    udp.fitness = lambda x: points.append(np.array(x)) or fitness(x)
+    problem = pygmo.problem(udp)
+    problem.c_tol = [1e-9, 1e-9]
+    algo = pyoptgra.optgra(max_iterations=4, max_correction_iterations=14, max_distance_per_iteration=0.5,
+                           merit_function_threshold=1e-9, optimization_method=1)
+    result = algo.solve(problem, [1e-160] * 3)
+    assert all(np.all(np.isfinite(p)) for p in points)
+    assert result.status == pyoptgra.Status.MATCHED and result.reason == pyoptgra.StopReason.STUCK
+    assert np.all(np.isfinite(result.x)) and np.all(np.isfinite(result.fitness))
