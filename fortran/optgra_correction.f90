@@ -291,12 +291,6 @@ contains
 
                ! Unit direction d = (h - sum mu_i g_{a_i}) / |p|, up to the ball or the first hit.
                d = (h - active_combination(f, g, mu)) / pnorm
-               ! (multipliers beyond the floating-point range: gradients of norm ~1e-150 against
-               ! violations of ~1e9 tolerances)
-               if (.not. all_finite(d)) then
-                  outcome = WALK_HOPELESS
-                  return
-               end if
                step = ball_step(st%x - st%memory%reference_point, d, st%memory%correction_radius)
                call move_to_first_hit(st, d, 1.0_dp, step, hit)
                if (hit == 0) then

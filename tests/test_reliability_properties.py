@@ -225,11 +225,13 @@ def test_random_small_problems_never_crash_hang_or_return_non_finite_x(data):
 
 
 @pytest.mark.parametrize("max_distance", [0.0, 10.0])
-def test_gradients_of_norm_1e_150_do_not_overflow_the_correction(max_distance):
+def test_gradients_of_norm_1e_150_do_not_overflow_the_correction(max_distance, caplog):
     """Found by the property test above: at x = 4e-159 the equality 0.3 x^2 = 1 has the gradient
     2.5e-159 (2.5e-150 in tolerances of 1e-9), and the correction's step A^+ (-c) to it, some
-    1e308 long, overflowed: the run then evaluated the problem at x = NaN.  A direction whose
-    squared length overflows is not stepped along."""
+    1e308 long, overflowed: the merit became NaN and the run then evaluated the problem at
+    x = NaN.  A direction beyond the floating-point range is not stepped along."""
+    import logging
+
     data = [-1.0, 1.0, 0.0, 0.0, 1e-300, -3.0, 1.0, -2.2, 0.5, 3.0, 1.0, -1.0, -2.2]
     udp = Random(1, 1, 2, data, [-1.964910734004893], [4.050025708181295], True)
     points = []
@@ -237,8 +239,11 @@ def test_gradients_of_norm_1e_150_do_not_overflow_the_correction(max_distance):
     udp.fitness = lambda x: points.append(np.array(x)) or fitness(x)
     algo = pyoptgra.optgra(max_iterations=1, max_correction_iterations=1, max_distance_per_iteration=max_distance,
                            perturbation_for_snd_order_derivatives=0.0, bounds_to_constraints=False,
-                           bound_constraints_tolerance=1e-9, merit_function_threshold=1e-9, optimization_method=0)
-    result = algo.solve(udp, [4.1039128036298043e-159])
+                           bound_constraints_tolerance=1e-9, merit_function_threshold=1e-9, optimization_method=0,
+                           log_level=2)
+    with caplog.at_level(logging.DEBUG, logger="pyoptgra"):
+        result = algo.solve(udp, [4.1039128036298043e-159])
+    assert not any("NaN" in r.getMessage() for r in caplog.records)
     assert result.status == pyoptgra.Status.NOT_MATCHED   # 2.2 + 0.1 x^2 <= 0 has no solution
     assert np.all(np.isfinite(result.x)) and np.all(np.isfinite(result.fitness))
     assert all(np.all(np.isfinite(p)) for p in points)
