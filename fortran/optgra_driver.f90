@@ -37,6 +37,11 @@ module optgra_driver
    !> minimiser of the quadratic interpolating v along the move (see correction_accepted); one
    !> with rho >= GOOD_AGREEMENT that used the full radius doubles it (up to max_distance).
    real(dp), parameter :: POOR_AGREEMENT = 0.25_dp, GOOD_AGREEMENT = 0.75_dp
+   !> A correction taken back on adaptive differences still forward ones, until its radius is
+   !> this fraction of max_distance, may be misled by their error h f'' / 2 where the gradients
+   !> vanish (HS 61 at x2 = x3 = 0, where x2^2 and x3^2 have the forward slope h): central ones
+   !> from there, which see the degenerate point as it is.
+   real(dp), parameter :: CENTRAL_RADIUS_FRACTION = 1.0e-3_dp
    !> At the optimum, constraints violated by more than this many tolerances (the step keeps the
    !> active ones to second order only) are corrected onto their boundary before the return.
    real(dp), parameter :: POLISH_BAND = 1.0e-3_dp
@@ -148,7 +153,14 @@ contains
                end if
             else if (correcting) then
                correcting = .false.
-               if (.not. correction_accepted()) st%x = correction_origin
+               if (.not. correction_accepted()) then
+                  st%x = correction_origin
+                  if (st%evaluator%forward_differences .and. &
+                      mem%correction_radius <= CENTRAL_RADIUS_FRACTION * p%max_distance) then
+                     call use_central_differences(st%evaluator)
+                     call log_message(st%log, 2, 'corrections taken back on forward differences: central ones from here')
+                  end if
+               end if
             end if
             call evaluate_derivatives(p, st%evaluator, st%log, st%x, st%c, st%jacobian)
             if (st%evaluator%status /= STATUS_OK) exit

@@ -171,3 +171,16 @@ def test_bad_schemes_are_refused():
         pyoptgra.optgra(finite_differences="backward")
     with pytest.raises(TypeError, match="finite_differences must be a string"):
         pyoptgra.optgra(finite_differences=2)
+
+
+def test_corrections_taken_back_on_forward_differences_switch_to_central_ones(caplog):
+    """HS 61 from x = 0: 3 x1 - 2 x2^2 = 7 and 4 x1 - x3^2 = 11 have parallel gradients where
+    x2 = x3 = 0, but forward differences give x2^2 and x3^2 the slope h there, and the corrections
+    they steer are taken back until their radius collapses (the run then ended at another
+    stationary point, f = -81.9).  Adaptive differences turn central there, which see the
+    degenerate point as it is, and the run reaches the optimum as central ones do."""
+    result, log = solve("hs061", "adaptive", caplog)
+    assert "corrections taken back on forward differences: central ones from here" in log
+    assert result.status == pyoptgra.Status.OPTIMAL, result.message
+    assert result.objective == pytest.approx(H.f_star("hs061"), rel=1e-6)
+    assert result.max_violation <= 1e-6
