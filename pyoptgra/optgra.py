@@ -203,7 +203,8 @@ class optgra:
     converges at a point, then completes them there to central ones (the
     :math:`n_{free}` points :math:`X - h_i e_i` only) and judges again, and takes central ones
     from there on, at nearly half the cost of central differences throughout (a run that ends
-    otherwise ends on forward ones); the sensitivity methods, whose answers rest on one
+    otherwise ends on forward ones, and one whose corrections are taken back until their
+    radius collapses turns central there); the sensitivity methods, whose answers rest on one
     linearisation, take central ones unless ``finite_differences="forward"``.  ``check_gradient``
     compares with central differences.  Within :math:`h_i` of a bound a difference is one-sided,
     towards the interior.  With ``bfe``, each stencil goes to the evaluator in one call, in that
