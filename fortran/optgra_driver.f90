@@ -292,11 +292,7 @@ contains
                y_raw = st%evaluator%cached_outputs
             end if
          end if
-         ! A step beyond the floating-point range (constraint derivatives some 1e-150 of their
-         ! tolerances) stops the run where it stood, like a limit, as a move that cannot be made.
-         if (st%evaluator%status == STATUS_NONFINITE_POINT) &
-            call log_message(st%log, 2, 'the next point is not finite: stop where the run stood')
-         if (limit_reached(st%evaluator) .or. st%evaluator%status == STATUS_NONFINITE_POINT) then
+         if (limit_reached(st%evaluator)) then
             if (first_feasible /= 0) then
                st%x = x_best
                y_raw = raw_best
@@ -316,12 +312,18 @@ contains
             end if
             if (result /= RESULT_OPTIMAL) then
                result = merge(RESULT_MATCHED, RESULT_NOT_MATCHED, first_feasible /= 0)
-               st%stop_reason = merge(STOP_STUCK, STOP_EVALUATIONS, st%evaluator%status == STATUS_NONFINITE_POINT)
+               st%stop_reason = STOP_EVALUATIONS
             end if
-            if (st%evaluator%status == STATUS_DEADLINE) then
+            select case (st%evaluator%status)
+            case (STATUS_DEADLINE)
                result = RESULT_TIMEOUT
                st%stop_reason = STOP_TIMEOUT
-            end if
+            case (STATUS_NONFINITE_POINT)
+               ! A step beyond the floating-point range (constraint derivatives some 1e-150 of
+               ! their tolerances): a move that cannot be made.
+               call log_message(st%log, 2, 'the next point is not finite: stop where the run stood')
+               if (result /= RESULT_OPTIMAL) st%stop_reason = STOP_STUCK
+            end select
             st%evaluator%status = STATUS_OK
          end if
          x_raw = raw_point(p, st%x)

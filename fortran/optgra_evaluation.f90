@@ -167,10 +167,12 @@ contains
       if (past_deadline) ev%status = STATUS_DEADLINE
    end function past_deadline
 
-   !> The run was stopped by one of its limits rather than by a failure.
+   !> The run was stopped by one of its limits, or before a point it cannot evaluate (not
+   !> finite), rather than by a failure: it ends where it stood.
    pure logical function limit_reached(ev)
       type(evaluator), intent(in) :: ev
-      limit_reached = ev%status == STATUS_DEADLINE .or. ev%status == STATUS_BUDGET_SPENT
+      limit_reached = ev%status == STATUS_DEADLINE .or. ev%status == STATUS_BUDGET_SPENT &
+                      .or. ev%status == STATUS_NONFINITE_POINT
    end function limit_reached
 
    !> Whether another `calls` fitness calls fit in the budget (max_fitness_calls 0: no limit).
@@ -447,6 +449,7 @@ contains
       if (completing) forward_jacobian = ev%user_jacobian
       if (completing .or. .not. derivatives_at(point)) then
          ev%have_derivatives = .false.
+         ev%derivatives_forward = .false.
          select case (p%derivative_mode)
          case (DERIVATIVES_USER)
             call user_jacobian_at(p, ev, point)
@@ -454,6 +457,7 @@ contains
             ! (forward_jacobian, unallocated unless completing, is then an absent argument)
             call difference_jacobian(p, ev, point, ev%cached_outputs, ev%user_jacobian, with_parameters, &
                                      central_differences(p, ev), forward_jacobian)
+            ev%derivatives_forward = .not. central_differences(p, ev)
          case (DERIVATIVES_CHECK)
             call user_jacobian_at(p, ev, point)
             allocate (check_jacobian(p%n, p%m_user + 1))
@@ -463,8 +467,6 @@ contains
          if (ev%status /= STATUS_OK) return
          ev%have_derivatives = .true.
          ev%derivatives_with_parameters = with_parameters
-         ev%derivatives_forward = any(p%derivative_mode == [DERIVATIVES_FORWARD, DERIVATIVES_ADAPTIVE]) &
-                                  .and. .not. central_differences(p, ev)
          ev%derivative_point = point
       end if
       any_fixed = any(p%fixed)

@@ -25,12 +25,11 @@ _ENGINE_LOG_LEVELS = {1: logging.INFO}
 # h^2 |f'''| / 6 (truncation) + eps |f| / h (rounding), least near h = (3 eps)^(1/3) ~ 1e-5 for
 # functions and variables of order one.
 DEFAULT_DIFFERENCE_STEP = 1e-5
-# The engine's derivative mode of each finite_differences scheme, and its words in get_extra_info.
-_DIFFERENCE_MODES = {"adaptive": 4, "central": 2, "forward": 3}
-_DIFFERENCE_WORDS = {
-    "adaptive": "forward differencing, then double differencing from the converged point on",
-    "central": "double differencing",
-    "forward": "forward differencing",
+# Each finite_differences scheme: the engine's derivative mode, and its words in get_extra_info.
+_DIFFERENCE_SCHEMES = {
+    "adaptive": (4, "forward differencing, then double differencing from the converged point on"),
+    "central": (2, "double differencing"),
+    "forward": (3, "forward differencing"),
 }
 # A run that ran out of a budget (_BUDGET_REASONS) with at least _RADIUS_SHARE of its last
 # _RADIUS_WINDOW moves at the full max_distance_per_iteration was held back by that radius.
@@ -293,9 +292,9 @@ class optgra:
         self.finite_difference_step = None if finite_difference_step is None else np.array(steps, dtype=float)
         if not isinstance(finite_differences, str):
             raise TypeError(f"finite_differences must be a string, got {type(finite_differences).__name__}")
-        if finite_differences not in _DIFFERENCE_MODES:
+        if finite_differences not in _DIFFERENCE_SCHEMES:
             raise ValueError(
-                f"finite_differences must be one of {', '.join(map(repr, _DIFFERENCE_MODES))}, got {finite_differences!r}"
+                f"finite_differences must be one of {', '.join(map(repr, _DIFFERENCE_SCHEMES))}, got {finite_differences!r}"
             )
         self.finite_differences = finite_differences
         self.check_gradient = _require_flag("check_gradient", check_gradient)
@@ -336,7 +335,7 @@ class optgra:
         lines = ["Optgra: constrained gradient-based optimisation (pyoptgra)"]
         result = self.last_result
         if result is not None:
-            words = _DIFFERENCE_WORDS[self.finite_differences]
+            words = _DIFFERENCE_SCHEMES[self.finite_differences][1]
             gradient = "user-defined gradients" if self._has_gradient else f"numerical gradients by {words}"
             lines.append(f"\tUsing {gradient}")
         lines += [f"\t{name} = {getattr(self, name)}" for name in settings]
@@ -482,7 +481,7 @@ class optgra:
             steps = DEFAULT_DIFFERENCE_STEP * scales
         elif steps.size not in (1, n):
             raise ValueError(f"finite_difference_step must be a number or have {n} entries, got {steps.size}")
-        derivative_mode = 1 if has_gradient else _DIFFERENCE_MODES[self.finite_differences]
+        derivative_mode = 1 if has_gradient else _DIFFERENCE_SCHEMES[self.finite_differences][0]
         if self.check_gradient and has_gradient:
             derivative_mode = -1
         # integers beyond 64 bits would not reach the engine (which clamps budgets to 32 bits)
@@ -524,8 +523,9 @@ class optgra:
         """Linearise ``problem`` at ``x`` and find its active set, for the sensitivity methods.
 
         One evaluation of the fitness and its gradient (or central differences, parameters
-        included; forward ones with ``finite_differences="forward"``); ``x`` does not move.  ``bounds_to_constraints``, ``variable_types`` (1 marks a
-        parameter), the problem's ``c_tol`` and ``bound_constraints_tolerance`` are honoured;
+        included; forward ones with ``finite_differences="forward"``); ``x`` does not move.
+        ``bounds_to_constraints``, ``variable_types`` (1 marks a parameter), the problem's
+        ``c_tol`` and ``bound_constraints_tolerance`` are honoured;
         ``khan_bounds``, ``force_bounds`` and ``constraint_priorities`` play no part.  The result
         is kept as :attr:`sensitivity_state`.  See :mod:`pyoptgra.sensitivity`.
 
